@@ -1,0 +1,111 @@
+"""Every error Autopack raises on purpose.
+
+The CLI turns an ``AutopackError`` into one line on stderr and exits with its
+``exit_code``: 2 for bad usage or bad input, 1 when a run, check or
+verification failed. Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class AutopackError(Exception):
+    """Base class; ``exit_code`` is what the CLI exits with."""
+
+    exit_code: int = EXIT_BAD_INPUT
+
+
+class ConfigError(AutopackError):
+    """A config file is invalid; the message names file, line and key path."""
+
+
+class PlanError(AutopackError):
+    """A plan file is invalid; the message names file, line and problem."""
+
+
+class PluginError(AutopackError):
+    """A plugin failed to load (strict mode) or registered something invalid."""
+
+
+class StoreError(AutopackError):
+    """The event store cannot be opened or used."""
+
+
+class ForeignDatabaseError(StoreError):
+    """The file is not an SQLite database, or not one Autopack wrote."""
+
+
+class SchemaVersionError(StoreError):
+    """The database was written by a newer Autopack."""
+
+
+class ConcurrencyError(StoreError):
+    """Another writer appended first: the expected sequence number is stale."""
+
+    exit_code = EXIT_FAILED
+
+
+class RunNotFound(AutopackError):
+    """No events exist for the run id."""
+
+
+class RunExists(AutopackError):
+    """An import would overwrite a run that is already in the store."""
+
+
+class UnknownEventType(AutopackError):
+    """An event's type tag is not registered; usually a plugin is missing."""
+
+    def __init__(self, type_tag: str, plugin_hint: str | None = None, where: str = ""):
+        self.type_tag = type_tag
+        self.plugin_hint = plugin_hint
+        hint = (
+            f" (the plugin {plugin_hint!r} that defines it is probably not installed)"
+            if plugin_hint
+            else " (a plugin that defines it is probably not installed)"
+        )
+        prefix = f"{where}: " if where else ""
+        super().__init__(f"{prefix}unknown event type {type_tag!r}{hint}")
+
+
+class EventDecodeError(AutopackError):
+    """A stored or imported payload does not match its event type."""
+
+
+class ImportFormatError(AutopackError):
+    """A JSON Lines file is truncated, invalid or inconsistent; names the line."""
+
+
+class IntegrityError(AutopackError):
+    """The hash chain of a run does not verify; names the run and seq."""
+
+    exit_code = EXIT_FAILED
+
+
+class IllegalTransition(AutopackError):
+    """An event was recorded that the run or phase state machine does not allow."""
+
+    exit_code = EXIT_FAILED
+
+
+class PatchError(AutopackError):
+    """A Builder reply could not be parsed, validated or applied."""
+
+    exit_code = EXIT_FAILED
+
+
+class ProviderError(AutopackError):
+    """A model provider call failed. ``transient`` errors may be retried."""
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, *, transient: bool = False, status: int | None = None):
+        super().__init__(message)
+        self.transient = transient
+        self.status = status
+
+
+class MalformedReply(ProviderError):
+    """The provider answered with a body that is not its documented shape."""

@@ -1,0 +1,220 @@
+"""The run and phase lifecycles as ``transitions`` state machines.
+
+The machines are pure and synchronous: their callbacks do no I/O. Each
+transition is fired by exactly one event type (see ``trigger_for``). The live
+run (``RunSession`` in ``session.py``) drives real ``transitions`` machines;
+replay folds use ``TRANSITION_TABLE``, compiled from the same definitions, so
+rebuilding a long log does not build a machine object per phase.
+``docs/state-machines.md`` holds the mermaid diagrams generated from here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transitions import Machine
+
+from autopack_core import events as ev
+
+RUN_STATES = ("created", "running", "completed", "failed", "aborted", "rolled_back")
+RUN_TERMINAL = frozenset({"completed", "failed", "aborted", "rolled_back"})
+
+RUN_TRANSITIONS: tuple[dict[str, Any], ...] = (
+    {"trigger": "start", "source": "created", "dest": "running"},
+    {"trigger": "resume", "source": "running", "dest": "running"},
+    {"trigger": "revise", "source": "running", "dest": "running"},
+    {"trigger": "rollback", "source": "running", "dest": "rolled_back"},
+    {"trigger": "complete", "source": "running", "dest": "completed"},
+    {"trigger": "fail", "source": ["created", "running"], "dest": "failed"},
+    {"trigger": "abort", "source": ["created", "running"], "dest": "aborted"},
+)
+
+PHASE_STATES = (
+    "pending",
+    "building",
+    "applying",
+    "auditing",
+    "checking",
+    "diagnosing",
+    "fixing",
+    "completed",
+    "failed",
+    "skipped",
+    "fatal",
+    "rolled_back",
+)
+PHASE_ACTIVE = ("building", "applying", "auditing", "checking", "diagnosing", "fixing")
+PHASE_TERMINAL = frozenset({"completed", "failed", "skipped", "fatal", "rolled_back"})
+RETRY_STEPS = ("building", "checking")
+
+PHASE_TRANSITIONS: tuple[dict[str, Any], ...] = (
+    {"trigger": "start", "source": "pending", "dest": "building"},
+    {"trigger": "propose", "source": "building", "dest": "applying"},
+    {"trigger": "applied", "source": "applying", "dest": "auditing"},
+    {"trigger": "approve", "source": "auditing", "dest": "checking"},
+    {"trigger": "reject", "source": "auditing", "dest": "auditing"},
+    {"trigger": "check_result", "source": "checking", "dest": "checking"},
+    {"trigger": "complete", "source": "checking", "dest": "completed"},
+    {"trigger": "error", "source": ["building", "applying", "auditing", "checking", "fixing"], "dest": "diagnosing"},
+    {"trigger": "doctor", "source": "diagnosing", "dest": "diagnosing"},
+    {"trigger": "diagnosed", "source": "diagnosing", "dest": "diagnosing"},
+    {"trigger": "decide", "source": "diagnosing", "dest": "diagnosing"},
+    {"trigger": "begin_fix", "source": "diagnosing", "dest": "fixing"},
+    {"trigger": "fix_ran", "source": "fixing", "dest": "fixing"},
+    {"trigger": "retry_building", "source": ["diagnosing", "fixing"], "dest": "building"},
+    {"trigger": "retry_checking", "source": ["diagnosing", "fixing"], "dest": "checking"},
+    {"trigger": "fail", "source": list(PHASE_ACTIVE), "dest": "failed"},
+    {"trigger": "skip", "source": ["pending", "diagnosing"], "dest": "skipped"},
+    {"trigger": "mark_fatal", "source": "diagnosing", "dest": "fatal"},
+    {"trigger": "rollback", "source": ["diagnosing", "fixing"], "dest": "rolled_back"},
+)
+
+_RUN_TRIGGERS: dict[type, str] = {
+    ev.RunStarted: "start",
+    ev.RunResumed: "resume",
+    ev.PlanRevised: "revise",
+    ev.RollbackPerformed: "rollback",
+    ev.RunCompleted: "complete",
+    ev.RunFailed: "fail",
+    ev.RunAborted: "abort",
+}
+
+_PHASE_TRIGGERS: dict[type, str] = {
+    ev.PhaseStarted: "start",
+    ev.PatchProposed: "propose",
+    ev.PatchApplied: "applied",
+    ev.CheckResult: "check_result",
+    ev.PhaseCompleted: "complete",
+    ev.ErrorClassified: "error",
+    ev.DoctorInvoked: "doctor",
+    ev.DoctorDiagnosed: "diagnosed",
+    ev.FixExecuted: "fix_ran",
+    ev.PhaseFailed: "fail",
+    ev.PhaseSkipped: "skip",
+    ev.PhaseMarkedFatal: "mark_fatal",
+}
+
+
+def run_trigger(event: ev.Event) -> str | None:
+    """The run-machine trigger an event fires, if any."""
+    return _RUN_TRIGGERS.get(type(event))
+
+
+def phase_trigger(event: ev.Event) -> tuple[str, str] | None:
+    """(phase id, trigger) of the phase-machine transition an event fires, if any."""
+    cls = type(event)
+    trig = _PHASE_TRIGGERS.get(cls)
+    if trig is not None:
+        return event.phase_id, trig  # type: ignore[attr-defined]
+    if cls is ev.AuditVerdict:
+        return event.phase_id, "approve" if event.verdict == "approve" else "reject"  # type: ignore[attr-defined]
+    if cls is ev.ActionTaken:
+        return event.phase_id, "begin_fix" if event.action == "execute_fix" else "decide"  # type: ignore[attr-defined]
+    if cls is ev.StepRetried:
+        return event.phase_id, f"retry_{event.step}"  # type: ignore[attr-defined]
+    if cls is ev.RollbackPerformed and event.phase_id:  # type: ignore[attr-defined]
+        return event.phase_id, "rollback"  # type: ignore[attr-defined]
+    return None
+
+
+def _compile(transitions: tuple[dict[str, Any], ...]) -> dict[tuple[str, str], str]:
+    table: dict[tuple[str, str], str] = {}
+    for t in transitions:
+        sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
+        for s in sources:
+            table[(s, t["trigger"])] = s if t["dest"] == "=" else t["dest"]
+    return table
+
+
+RUN_TABLE = _compile(RUN_TRANSITIONS)
+PHASE_TABLE = _compile(PHASE_TRANSITIONS)
+
+
+class RunModel:
+    """The object the run machine moves; ``state`` is its status."""
+
+    state: str
+
+
+class PhaseModel:
+    def __init__(self, phase_id: str) -> None:
+        self.phase_id = phase_id
+
+    state: str
+
+
+def _machine(states: tuple[str, ...], transitions: tuple[dict[str, Any], ...], initial: str, model: Any) -> Machine:
+    return Machine(
+        model=model,
+        states=list(states),
+        transitions=[dict(t) for t in transitions],
+        initial=initial,
+        auto_transitions=False,
+        queued=True,
+        send_event=True,
+        ignore_invalid_triggers=False,
+    )
+
+
+def run_machine(model: RunModel, initial: str = "created") -> Machine:
+    return _machine(RUN_STATES, RUN_TRANSITIONS, initial, model)
+
+
+def phase_machine() -> Machine:
+    """One machine for all phases of a run; add each phase with ``add_model``."""
+    return _machine(PHASE_STATES, PHASE_TRANSITIONS, "pending", None)
+
+
+def mermaid(states: tuple[str, ...], transitions: tuple[dict[str, Any], ...], initial: str, terminal: frozenset[str]) -> str:
+    """A mermaid ``stateDiagram-v2`` of a machine definition."""
+    lines = ["stateDiagram-v2", f"    [*] --> {initial}"]
+    for t in transitions:
+        sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
+        for s in sources:
+            dest = s if t["dest"] == "=" else t["dest"]
+            lines.append(f"    {s} --> {dest}: {t['trigger']}")
+    for s in states:
+        if s in terminal:
+            lines.append(f"    {s} --> [*]")
+    return "\n".join(lines)
+
+
+def diagrams_markdown() -> str:
+    """The text of ``docs/state-machines.md`` (a test compares the file with this)."""
+    trig_doc = "\n".join(
+        f"| `{cls.type}` | run | `{trig}` |" for cls, trig in _RUN_TRIGGERS.items()
+    ) + "\n" + "\n".join(
+        f"| `{cls.type}` | phase | `{trig}` |" for cls, trig in _PHASE_TRIGGERS.items()
+    )
+    return f"""# State machines
+
+Generated from `autopack_core/machines.py` by `python scripts/gen_state_docs.py`;
+`tests/test_machines.py` fails when this file and the code disagree.
+
+Every transition is fired by appending exactly one event; an event that the
+current state does not allow is refused (`IllegalTransition`) and nothing is
+appended. Events not listed below (model calls, refusals, hints, escalations,
+checkpoints, budgets) carry data and move no machine.
+
+## Run
+
+```mermaid
+{mermaid(RUN_STATES, RUN_TRANSITIONS, "created", RUN_TERMINAL)}
+```
+
+## Phase
+
+```mermaid
+{mermaid(PHASE_STATES, PHASE_TRANSITIONS, "pending", PHASE_TERMINAL)}
+```
+
+## Which event fires which trigger
+
+| event type | machine | trigger |
+|---|---|---|
+{trig_doc}
+| `audit_verdict` | phase | `approve` when verdict is approve, else `reject` |
+| `action_taken` | phase | `begin_fix` for execute_fix, else `decide` |
+| `step_retried` | phase | `retry_building` or `retry_checking` |
+| `rollback_performed` (with `phase_id`) | phase | `rollback` |
+"""

@@ -1,0 +1,289 @@
+"""The append-only event store: one SQLite table keyed by (run_id, seq).
+
+Durability: WAL with ``synchronous=FULL``, so a committed append is on disk
+before ``append`` returns and the executor acts on it. Append-only is enforced
+by triggers in the database, not by convention. Each event's ``hash`` covers
+its content and the previous event's hash, so ``verify`` finds the first event
+that was changed, removed, inserted or reordered behind the store's back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+import attrs
+import sqlite_utils
+
+from autopack_core.codec import EventCodec
+from autopack_core.errors import (
+    ConcurrencyError,
+    ForeignDatabaseError,
+    RunNotFound,
+    SchemaVersionError,
+    StoreError,
+)
+from autopack_core.events import Event
+from autopack_core.timeutil import utc_now_iso
+
+MIGRATION_SET = "autopack"
+GENESIS_HASH = ""
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+
+migrations = sqlite_utils.Migrations(MIGRATION_SET)
+
+
+@migrations()
+def m001_events(db: sqlite_utils.Database) -> None:
+    db["events"].create(
+        {"run_id": str, "seq": int, "ts": str, "type": str, "payload": str, "hash": str},
+        pk=("run_id", "seq"),
+        not_null={"run_id", "seq", "ts", "type", "payload", "hash"},
+        strict=True,
+    )
+    for op in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER events_no_{op.lower()} BEFORE {op} ON events "
+            f"BEGIN SELECT RAISE(ABORT, 'autopack events are append-only: {op} refused'); END"
+        )
+
+
+KNOWN_MIGRATIONS = frozenset(m.name for m in migrations._migrations)
+
+
+@attrs.frozen(slots=True)
+class Envelope:
+    """A stored event with its place in the log."""
+
+    run_id: str
+    seq: int
+    ts: str
+    event: Event
+    hash: str
+
+
+@attrs.frozen(slots=True)
+class RawRow:
+    run_id: str
+    seq: int
+    ts: str
+    type: str
+    payload: str
+    hash: str
+
+
+def chain_hash(prev_hash: str, run_id: str, seq: int, ts: str, type_tag: str, payload: str) -> str:
+    """The hash stored with an event: content plus the previous event's hash."""
+    h = hashlib.sha256()
+    h.update(f"{prev_hash}\x1f{run_id}\x1f{seq}\x1f{ts}\x1f{type_tag}\x1f".encode())
+    h.update(payload.encode())
+    return h.hexdigest()
+
+
+Observer = Callable[[Sequence[Envelope]], None]
+
+
+class EventStore:
+    """Appends and streams events. One instance per database file and process."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        codec: EventCodec,
+        *,
+        durable: bool = True,
+        observers: Sequence[Observer] = (),
+        clock: Callable[[], str] = utc_now_iso,
+        create: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.codec = codec
+        self.clock = clock
+        self.observers = list(observers)
+        if not self.path.exists():
+            if not create:
+                raise StoreError(f"{self.path}: no such event store")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            _check_magic(self.path)
+        try:
+            conn = sqlite3.connect(str(self.path), check_same_thread=False)
+            self.db = sqlite_utils.Database(conn, execute_plugins=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+            conn.execute("PRAGMA busy_timeout=5000")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise ForeignDatabaseError(f"{self.path}: not a usable SQLite database ({exc})") from exc
+        self.conn = conn
+
+    # -- schema ------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        names = set(self.db.table_names())
+        applied: set[str] = set()
+        if "_sqlite_migrations" in names:
+            applied = {m.name for m in migrations.applied(self.db)}
+        foreign = names - {"_sqlite_migrations", "events"}
+        if names and not applied:
+            raise ForeignDatabaseError(
+                f"{self.path}: not an Autopack event store "
+                f"(it holds tables {', '.join(sorted(names))})"
+            )
+        newer = applied - KNOWN_MIGRATIONS
+        if newer:
+            raise SchemaVersionError(
+                f"{self.path}: written by a newer Autopack (unknown schema migrations: "
+                f"{', '.join(sorted(newer))}); upgrade Autopack to read it"
+            )
+        if foreign and not applied:
+            raise ForeignDatabaseError(f"{self.path}: not an Autopack event store")
+        migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> "EventStore":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------
+
+    def head(self, run_id: str) -> tuple[int, str]:
+        """(last seq, its hash) of a run; (0, GENESIS_HASH) if it has none."""
+        row = self.conn.execute(
+            "SELECT seq, hash FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1", (run_id,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (0, GENESIS_HASH)
+
+    def append(self, run_id: str, events: Sequence[Event], *, expected_seq: int) -> list[Envelope]:
+        """Append ``events`` after ``expected_seq`` in one durable transaction.
+
+        Raises ``ConcurrencyError`` (and writes nothing) if the run's last
+        sequence number is not ``expected_seq``: another writer got there first.
+        """
+        if not events:
+            return []
+        encode = self.codec.encode
+        payloads = [encode(e).decode() for e in events]
+        conn = self.conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise ConcurrencyError(f"run {run_id}: the store is locked by another writer ({exc})") from exc
+        try:
+            last_seq, prev = self.head(run_id)
+            if last_seq != expected_seq:
+                raise ConcurrencyError(
+                    f"run {run_id}: expected to append after seq {expected_seq}, "
+                    f"but the log is at seq {last_seq} (another writer appended)"
+                )
+            rows = []
+            out = []
+            ts = self.clock()
+            seq = last_seq
+            for event, payload in zip(events, payloads):
+                seq += 1
+                tag = event.type
+                prev = chain_hash(prev, run_id, seq, ts, tag, payload)
+                rows.append((run_id, seq, ts, tag, payload, prev))
+                out.append(Envelope(run_id, seq, ts, event, prev))
+            conn.executemany(
+                "INSERT INTO events (run_id, seq, ts, type, payload, hash) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.execute("COMMIT")
+        except sqlite3.IntegrityError as exc:
+            conn.execute("ROLLBACK")
+            raise ConcurrencyError(f"run {run_id}: sequence conflict ({exc})") from exc
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        for observer in self.observers:
+            observer(out)
+        return out
+
+    def insert_raw(self, rows: Sequence[RawRow]) -> None:
+        """Insert already-hashed rows (import). The caller owns the transaction."""
+        self.conn.executemany(
+            "INSERT INTO events (run_id, seq, ts, type, payload, hash) VALUES (?, ?, ?, ?, ?, ?)",
+            [(r.run_id, r.seq, r.ts, r.type, r.payload, r.hash) for r in rows],
+        )
+
+    # -- reading -----------------------------------------------------------
+
+    def run_ids(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT run_id FROM events ORDER BY run_id")]
+
+    def has_run(self, run_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM events WHERE run_id = ? LIMIT 1", (run_id,)).fetchone() is not None
+
+    def resolve_run(self, ref: str) -> str:
+        """A full run id from itself or a unique prefix; ``RunNotFound`` otherwise."""
+        if self.has_run(ref):
+            return ref
+        like = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        found = [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT DISTINCT run_id FROM events WHERE run_id LIKE ? ESCAPE '\\' LIMIT 2", (like,)
+            )
+        ]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise RunNotFound(f"run id prefix {ref!r} is ambiguous")
+        raise RunNotFound(f"no run {ref!r} in {self.path}")
+
+    def iter_raw(self, run_id: str | None = None, from_seq: int = 1) -> Iterator[RawRow]:
+        """Stream rows in (run_id, seq) order without holding the log in memory."""
+        if run_id is None:
+            cur = self.conn.execute(
+                "SELECT run_id, seq, ts, type, payload, hash FROM events ORDER BY run_id, seq"
+            )
+        else:
+            cur = self.conn.execute(
+                "SELECT run_id, seq, ts, type, payload, hash FROM events "
+                "WHERE run_id = ? AND seq >= ? ORDER BY seq",
+                (run_id, from_seq),
+            )
+        cur.arraysize = 512
+        while True:
+            batch = cur.fetchmany()
+            if not batch:
+                return
+            for row in batch:
+                yield RawRow(*row)
+
+    def iter_events(self, run_id: str, from_seq: int = 1) -> Iterator[Envelope]:
+        decode = self.codec.decode
+        cur = self.conn.execute(
+            "SELECT seq, ts, type, payload, hash FROM events WHERE run_id = ? AND seq >= ? ORDER BY seq",
+            (run_id, from_seq),
+        )
+        cur.arraysize = 512
+        while True:
+            batch = cur.fetchmany()
+            if not batch:
+                return
+            for seq, ts, tag, payload, h in batch:
+                yield Envelope(run_id, seq, ts, decode(tag, payload, f"run {run_id} seq {seq}"), h)
+
+    def first_event(self, run_id: str) -> Envelope | None:
+        return next(self.iter_events(run_id), None)
+
+
+def _check_magic(path: Path) -> None:
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_SQLITE_MAGIC))
+    except OSError as exc:
+        raise StoreError(f"{path}: cannot read ({exc.strerror})") from exc
+    if head and head != _SQLITE_MAGIC:
+        raise ForeignDatabaseError(f"{path}: not an SQLite database (corrupt or a different kind of file)")
