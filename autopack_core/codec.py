@@ -43,7 +43,7 @@ class EventCodec:
                 by_tag[cls.type] = cls
         self.types: dict[str, type[Event]] = by_tag
         self.union: Any = Union[tuple(types)]  # noqa: UP007 - a runtime union object
-        self.converter = cattrs.Converter(forbid_extra_keys=True)
+        self.converter = strict_converter()
         configure_tagged_union(
             self.union,
             self.converter,
@@ -65,7 +65,10 @@ class EventCodec:
         """Canonical JSON bytes, ``type`` first (the union's tag)."""
         if type(event).type not in self.types:
             raise UnknownEventType(type(event).type, _plugin_hint(type(event).type))
-        return orjson.dumps(self._unstructure_union(event))
+        try:
+            return orjson.dumps(self._unstructure_union(event))
+        except (orjson.JSONEncodeError, TypeError) as exc:
+            raise EventDecodeError(f"cannot store {type(event).type!r} as JSON: {exc}") from exc
 
     def decode(self, tag: str, payload: bytes | str, where: str = "") -> Event:
         hook = self._structure.get(tag)
@@ -84,6 +87,25 @@ class EventCodec:
         if not isinstance(tag, str):
             raise EventDecodeError(f"{where + ': ' if where else ''}event has no 'type' tag")
         return self.decode(tag, orjson.dumps(data), where)
+
+
+def _strict_hook(expected: type) -> Any:
+    def structure(value: Any, _: Any) -> Any:
+        # bool is an int subclass and JSON has one number type: accept an
+        # int for a float, refuse everything else rather than coerce it.
+        if type(value) is expected or (expected is float and type(value) is int):
+            return expected(value) if expected is float else value
+        raise TypeError(f"expected {expected.__name__}, got {type(value).__name__} {value!r}")
+
+    return structure
+
+
+def strict_converter() -> cattrs.Converter:
+    """A cattrs converter that never coerces: ``"3"`` is not an int."""
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    for t in (int, float, str, bool):
+        conv.register_structure_hook(t, _strict_hook(t))
+    return conv
 
 
 def _describe(exc: BaseException) -> str:

@@ -143,8 +143,29 @@ class PhaseModel:
     state: str
 
 
-def _machine(states: tuple[str, ...], transitions: tuple[dict[str, Any], ...], initial: str, model: Any) -> Machine:
-    return Machine(
+class LeanMachine(Machine):
+    """A ``Machine`` that binds no convenience methods onto its models.
+
+    ``transitions`` normally sets ``is_<state>``, ``may_<trigger>`` and one
+    method per trigger on every model it is given: about fifty bound
+    partials per phase, which cost more than the transitions themselves when
+    a run has many phases. Autopack fires triggers by name with ``fire``.
+    """
+
+    def _add_trigger_to_model(self, trigger: str, model: Any) -> None:
+        pass
+
+    def _add_model_to_state(self, state: Any, model: Any) -> None:
+        pass
+
+    def fire(self, model: Any, trigger: str) -> str:
+        """Run one transition on ``model`` and return its new state."""
+        self.events[trigger].trigger(model)
+        return model.state
+
+
+def _machine(states: tuple[str, ...], transitions: tuple[dict[str, Any], ...], initial: str, model: Any) -> LeanMachine:
+    return LeanMachine(
         model=model,
         states=list(states),
         transitions=[dict(t) for t in transitions],
@@ -156,11 +177,11 @@ def _machine(states: tuple[str, ...], transitions: tuple[dict[str, Any], ...], i
     )
 
 
-def run_machine(model: RunModel, initial: str = "created") -> Machine:
+def run_machine(model: RunModel, initial: str = "created") -> LeanMachine:
     return _machine(RUN_STATES, RUN_TRANSITIONS, initial, model)
 
 
-def phase_machine() -> Machine:
+def phase_machine() -> LeanMachine:
     """One machine for all phases of a run; add each phase with ``add_model``."""
     return _machine(PHASE_STATES, PHASE_TRANSITIONS, "pending", None)
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from transitions import Machine
-
 from autopack_core import events as ev
 from autopack_core.errors import IllegalTransition, RunNotFound
 from autopack_core.machines import (
@@ -38,7 +36,7 @@ class RunSession:
         self.view = view
         self.run_model = RunModel()
         self.run_machine = run_machine(self.run_model, initial=view.status)
-        self.phase_machine: Machine = phase_machine()
+        self.phase_machine = phase_machine()
         self.phase_models: dict[str, PhaseModel] = {}
         for pid, phase in view.phases.items():
             self._add_phase(pid, phase.status)
@@ -72,48 +70,68 @@ class RunSession:
 
     def _check(self, events: Sequence[ev.Event]) -> None:
         """Refuse the batch unless every event is legal after the ones before it."""
+        phases = self.view.phases
         run_state = self.view.status
-        phase_states = {pid: p.status for pid, p in self.view.phases.items()}
-        optional = {pid: p.spec.optional for pid, p in self.view.phases.items()}
+        # States this batch would reach, layered over the view: the common
+        # one-event append then costs no copy of the phase table.
+        moved: dict[str, str] = {}
+        added: dict[str, bool] = {}
+        removed: set[str] = set()
+
+        def state_of(pid: str) -> str | None:
+            if pid in moved:
+                return moved[pid]
+            if pid in removed:
+                return None
+            if pid in added:
+                return "pending"
+            p = phases.get(pid)
+            return p.status if p is not None else None
+
         for e in events:
             where = f"run {self.run_id}: {e.type}"
-            if isinstance(e, ev.RunCreated):
-                raise IllegalTransition(f"{where}: the run already exists")
-            if isinstance(e, (ev.RuleApproved, ev.RuleRejected)):
-                raise IllegalTransition(f"{where}: rule decisions belong to the {ev.RULES_STREAM} stream")
-            trig = run_trigger(e)
+            if isinstance(e, (ev.RunCreated, ev.RuleApproved, ev.RuleRejected)):
+                raise IllegalTransition(
+                    f"{where}: the run already exists" if isinstance(e, ev.RunCreated)
+                    else f"{where}: rule decisions belong to the {ev.RULES_STREAM} stream"
+                )
             pid = getattr(e, "phase_id", None)
-            if pid is not None and pid not in phase_states:
+            if pid is not None and state_of(pid) is None:
                 raise IllegalTransition(f"{where}: no phase {pid!r} in the plan")
-            if trig is None and run_state != "running":
-                raise IllegalTransition(f"{where}: the run is {run_state}, not running")
-            if trig is not None:
+            trig = run_trigger(e)
+            if trig is None:
+                if run_state != "running":
+                    raise IllegalTransition(f"{where}: the run is {run_state}, not running")
+            else:
                 nxt = RUN_TABLE.get((run_state, trig))
                 if nxt is None:
                     raise IllegalTransition(f"{where}: cannot {trig} a run that is {run_state}")
                 if trig == "complete":
-                    open_phases = [p for p, s in phase_states.items() if s not in PHASE_TERMINAL]
+                    ids = (set(phases) | set(added)) - removed
+                    open_phases = sorted(p for p in ids if state_of(p) not in PHASE_TERMINAL)
                     if open_phases:
                         raise IllegalTransition(f"{where}: phases not finished: {', '.join(open_phases)}")
                 run_state = nxt
             pt = phase_trigger(e)
             if pt is not None:
                 pid, ptrig = pt
-                state = phase_states[pid]
-                nxt = PHASE_TABLE.get((state, ptrig))
+                state = state_of(pid)
+                nxt = PHASE_TABLE.get((state, ptrig))  # type: ignore[arg-type]
                 if nxt is None:
                     raise IllegalTransition(f"{where}: phase {pid!r} cannot {ptrig} while {state}")
-                if ptrig == "skip" and not optional[pid]:
+                if ptrig == "skip" and not (added[pid] if pid in added else phases[pid].spec.optional):
                     raise IllegalTransition(f"{where}: phase {pid!r} is not optional and cannot be skipped")
-                phase_states[pid] = nxt
+                moved[pid] = nxt
             if isinstance(e, ev.PlanRevised):
+                new_ids = {spec.id for spec in e.phases}
+                for p in (set(phases) | set(added)) - removed:
+                    if state_of(p) == "pending" and p not in new_ids:
+                        removed.add(p)
+                        moved.pop(p, None)
                 for spec in e.phases:
-                    if spec.id in phase_states and phase_states[spec.id] != "pending":
-                        continue
-                    phase_states[spec.id] = "pending"
-                    optional[spec.id] = spec.optional
-                for p in [p for p, s in phase_states.items() if s == "pending" and p not in {s.id for s in e.phases}]:
-                    del phase_states[p]
+                    if state_of(spec.id) in (None, "pending"):
+                        removed.discard(spec.id)
+                        added[spec.id] = spec.optional
 
     # -- recording -----------------------------------------------------------
 
@@ -128,9 +146,9 @@ class RunSession:
         return envs
 
     def _fire(self, scope: str, phase_id: str, state: str, trigger: str) -> str:
-        model = self.run_model if scope == "run" else self.phase_models[phase_id]
-        getattr(model, trigger)()
-        return model.state
+        if scope == "run":
+            return self.run_machine.fire(self.run_model, trigger)
+        return self.phase_machine.fire(self.phase_models[phase_id], trigger)
 
     def _sync_phase_models(self) -> None:
         for pid in list(self.phase_models):
