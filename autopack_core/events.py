@@ -111,6 +111,7 @@ class RollbackPerformed(Event):
     commit: str
     reason: str = ""
     stashed_ref: str = ""
+    phase_id: str | None = None
 
 
 @_core("run_completed")
