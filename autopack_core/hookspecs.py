@@ -124,7 +124,8 @@ def event_appended(envelopes: "Sequence[Envelope]") -> None:
 
     Called after every successful append, with the envelopes of that append
     (one transaction) in sequence order. Observers must not append to the
-    store themselves, and an exception here propagates to the writer.
+    store themselves. An exception here is logged and kept in
+    ``store.observer_errors``; it never undoes or hides the committed append.
 
     :param envelopes: the new ``Envelope`` objects (``run_id``, ``seq``,
         ``ts``, ``event``, ``hash``).

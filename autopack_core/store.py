@@ -10,6 +10,7 @@ that was changed, removed, inserted or reordered behind the store's back.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import sqlite3
 from pathlib import Path
@@ -103,6 +104,7 @@ class EventStore:
         self.codec = codec
         self.clock = clock
         self.observers = list(observers)
+        self.observer_errors: list[Exception] = []
         if not self.path.exists():
             if not create:
                 raise StoreError(f"{self.path}: no such event store")
@@ -206,7 +208,13 @@ class EventStore:
                 conn.execute("ROLLBACK")
             raise
         for observer in self.observers:
-            observer(out)
+            # The events are committed: a failing observer must not make the
+            # writer believe otherwise (its live state would then lag the log).
+            try:
+                observer(out)
+            except Exception as exc:  # noqa: BLE001
+                self.observer_errors.append(exc)
+                logging.getLogger("autopack.store").warning("event observer %r failed: %s", observer, exc)
         return out
 
     def insert_raw(self, rows: Sequence[RawRow]) -> None:

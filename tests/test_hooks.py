@@ -1,0 +1,139 @@
+"""One test per hook: a plugin object implementing it is called and its result used."""
+
+from __future__ import annotations
+
+import asyncio
+import types
+
+import click
+import pytest
+
+from autopack_core import events as ev
+from autopack_core.contracts import HealthContext
+from autopack_core.errors import PluginError
+from autopack_core.hookspecs import hookimpl
+from autopack_core.plugins import load_plugins
+from autopack_core.store import EventStore
+
+
+def plugin(**hooks):
+    return types.SimpleNamespace(**{k: hookimpl(v) for k, v in hooks.items()})
+
+
+def test_hook_register_providers():
+    class Echo:
+        pass
+
+    ps = load_plugins(extra=[("echo", plugin(register_providers=lambda register: register("echo", Echo)))])
+    assert ps.registry("providers")["echo"].obj is Echo
+    assert ps.registry("providers")["echo"].plugin == "echo"
+
+
+def test_hook_register_roles():
+    role = object()
+    ps = load_plugins(extra=[("r", plugin(register_roles=lambda register: register("reviewer", role)))])
+    assert ps.registry("roles")["reviewer"].obj is role
+
+
+def test_hook_register_quality_checks(autopack_workspace):
+    ps = load_plugins()
+    checks = ps.registry("quality_checks")
+    assert {"pytest", "command"} <= set(checks)
+    assert checks["pytest"].plugin == "quality_checks"
+    (autopack_workspace / "test_ok.py").write_text("def test_ok():\n    assert 1 + 1 == 2\n")
+    ok = asyncio.run(checks["pytest"].obj.run(autopack_workspace, {"args": "-q -p no:cacheprovider"}))
+    assert ok.passed and "1 passed" in ok.output
+    (autopack_workspace / "test_bad.py").write_text("def test_bad():\n    assert 1 + 1 == 3\n")
+    bad = asyncio.run(checks["pytest"].obj.run(autopack_workspace, {"args": "-q -p no:cacheprovider"}))
+    assert not bad.passed and "1 failed" in bad.output
+    cmd = asyncio.run(checks["command"].obj.run(autopack_workspace, {"run": "git status --porcelain"}))
+    assert cmd.passed and "test_bad.py" in cmd.output
+    missing = asyncio.run(checks["command"].obj.run(autopack_workspace, {"run": "no-such-program-xyz"}))
+    assert not missing.passed and "cannot run" in missing.output
+
+
+def test_hook_register_health_checks(autopack_workspace, tmp_path, monkeypatch):
+    checks = load_plugins().registry("health_checks")
+    assert all(checks[n].obj.tier == "t0" for n in ("workspace_git", "event_store", "environment"))
+    ctx = HealthContext(workspace=autopack_workspace, db_path=tmp_path / "s" / "a.db", required_env=("AUTOPACK_TEST_KEY",))
+    monkeypatch.delenv("AUTOPACK_TEST_KEY", raising=False)
+    assert asyncio.run(checks["workspace_git"].obj.run(ctx)).ok
+    assert asyncio.run(checks["event_store"].obj.run(ctx)).ok
+    env = asyncio.run(checks["environment"].obj.run(ctx))
+    assert not env.ok and "AUTOPACK_TEST_KEY" in env.detail
+    not_git = HealthContext(workspace=tmp_path, db_path=tmp_path / "a.db")
+    assert not asyncio.run(checks["workspace_git"].obj.run(not_git)).ok
+
+
+def test_hook_register_fix_types():
+    fix = object()
+    ps = load_plugins(extra=[("f", plugin(register_fix_types=lambda register: register("docker", fix)))])
+    assert ps.registry("fix_types")["docker"].obj is fix
+
+
+def test_two_plugins_registering_one_name_is_an_error_naming_both():
+    a = plugin(register_roles=lambda register: register("builder", 1))
+    b = plugin(register_roles=lambda register: register("builder", 2))
+    ps = load_plugins(extra=[("plug-a", a), ("plug-b", b)])
+    with pytest.raises(PluginError, match="'plug-a'.*'plug-b'|'plug-b'.*'plug-a'"):
+        ps.registry("roles")
+
+
+@ev.event_type("acme.deployed")
+class Deployed(ev.Event):
+    target: str
+
+
+def test_hook_register_event_types(tmp_path):
+    ps = load_plugins(extra=[("acme", plugin(register_event_types=lambda register: register(Deployed)))])
+    with EventStore(tmp_path / "e.db", ps.codec) as store:
+        store.append("r", [Deployed(target="prod")], expected_seq=0)
+        assert next(store.iter_events("r")).event == Deployed(target="prod")
+    # Without the plugin the stored event cannot be read, and the error says why.
+    from autopack_core.errors import UnknownEventType
+
+    with EventStore(tmp_path / "e.db", load_plugins().codec) as store:
+        with pytest.raises(UnknownEventType, match="acme.deployed.*'acme'"):
+            list(store.iter_events("r"))
+
+
+def test_hook_register_commands():
+    from autopack_core.cli import cli
+
+    def register_commands(cli):
+        @cli.command(name="hello-test")
+        def hello():
+            """Say hello."""
+            click.echo("hello from a plugin")
+
+    ps = load_plugins(extra=[("hello", plugin(register_commands=register_commands))])
+    ps.hook.register_commands(cli=cli)
+    try:
+        from click.testing import CliRunner
+
+        result = CliRunner().invoke(cli, ["hello-test"], obj=None)
+        assert result.output == "hello from a plugin\n"
+    finally:
+        cli.commands.pop("hello-test", None)
+
+
+def test_hook_event_appended(tmp_path):
+    seen = []
+    ps = load_plugins(extra=[("obs", plugin(event_appended=lambda envelopes: seen.append([(e.seq, e.event.type) for e in envelopes])))])
+    from autopack_core.cli import AppContext
+
+    store = AppContext(ps).open_store(tmp_path / "e.db", create=True)
+    store.append("r", [ev.PhaseStarted(phase_id="a"), ev.PhaseStarted(phase_id="b")], expected_seq=0)
+    store.append("r", [ev.RunAborted(reason="x")], expected_seq=2)
+    assert seen == [[(1, "phase_started"), (2, "phase_started")], [(3, "run_aborted")]]
+    store.close()
+
+
+def test_a_failing_observer_does_not_break_the_writer(tmp_path, store):
+    def boom(envelopes):
+        raise RuntimeError("observer bug")
+
+    store.observers.append(boom)
+    store.append("r", [ev.PhaseStarted(phase_id="a")], expected_seq=0)
+    assert store.head("r")[0] == 1
+    assert [str(e) for e in store.observer_errors] == ["observer bug"]

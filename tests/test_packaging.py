@@ -1,0 +1,58 @@
+"""Layout rules: the engine never imports the plugins, and nothing installs as bare `plugins`."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from importlib.metadata import distribution, entry_points
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_core_never_imports_plugins():
+    for path in (ROOT / "autopack_core").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                top = name.split(".")[0]
+                assert top not in {"plugins", "autopack_plugins"}, f"{path} imports {name}"
+
+
+def test_no_bare_plugins_top_level_import(tmp_path):
+    res = subprocess.run(
+        [sys.executable, "-c", "import importlib.util as u; print(u.find_spec('plugins'), u.find_spec('autopack_plugins') is not None)"],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert res.stdout.split() == ["None", "True"]
+
+
+def test_builtin_plugins_are_entry_points_of_the_autopack_distribution():
+    eps = {ep.name: ep for ep in entry_points(group="autopack")}
+    for name in ("quality_checks", "health_checks"):
+        assert eps[name].value.startswith("autopack_plugins.")
+        assert eps[name].dist.name == "autopack"
+    assert distribution("autopack").entry_points.select(group="console_scripts")["autopack"].value == "autopack_core.cli:main"
+
+
+def test_top_level_layout():
+    for name in ("setup.cfg", "pyproject.toml", "autopack_core", "plugins", "config", "tests", "scripts", "README.md", "docs", ".ci/run"):
+        assert (ROOT / name).exists(), name
+
+
+def test_help_imports_no_heavy_library():
+    code = (
+        "import sys\n"
+        "from autopack_core.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = sorted(m for m in ('aiohttp', 'dulwich', 'rich', 'ruamel', 'sqlite_utils', 'transitions', 'cattrs', 'hypothesis') if m in sys.modules)\n"
+        "print(','.join(heavy), file=sys.stderr)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.stderr.strip() == ""
