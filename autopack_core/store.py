@@ -9,6 +9,7 @@ that was changed, removed, inserted or reordered behind the store's back.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -105,6 +106,8 @@ class EventStore:
         self.clock = clock
         self.observers = list(observers)
         self.observer_errors: list[Exception] = []
+        self._heads: dict[str, tuple[int, str]] = {}
+        self._batch: list[Envelope] | None = None
         if not self.path.exists():
             if not create:
                 raise StoreError(f"{self.path}: no such event store")
@@ -163,6 +166,46 @@ class EventStore:
         ).fetchone()
         return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
+    def _known_head(self, run_id: str, expected_seq: int) -> tuple[int, str]:
+        # Our own last append tells us the head without a query. If another
+        # writer appended since, its row holds the seq we are about to write
+        # and the primary key turns our insert into a ConcurrencyError.
+        cached = self._heads.get(run_id)
+        if cached is not None and cached[0] == expected_seq:
+            return cached
+        return self.head(run_id)
+
+    @contextlib.contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group appends (to any runs) into one transaction and one fsync.
+
+        Use it only where nothing acts on a write before the batch ends:
+        observers hear of the events after the commit, and an error anywhere
+        in the block writes none of them.
+        """
+        if self._batch is not None:
+            raise StoreError("batches do not nest")
+        self._begin()
+        self._batch = []
+        heads_before = dict(self._heads)
+        try:
+            yield
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            self._heads = heads_before
+            self._batch = None
+            raise
+        done, self._batch = self._batch, None
+        self._notify(done)
+
+    def _begin(self) -> None:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise ConcurrencyError(f"{self.path}: the store is locked by another writer ({exc})") from exc
+
     def append(self, run_id: str, events: Sequence[Event], *, expected_seq: int) -> list[Envelope]:
         """Append ``events`` after ``expected_seq`` in one durable transaction.
 
@@ -174,12 +217,15 @@ class EventStore:
         encode = self.codec.encode
         payloads = [encode(e).decode() for e in events]
         conn = self.conn
+        in_batch = self._batch is not None
+        if in_batch:
+            # A failed append inside a batch must not leave half its rows
+            # for the batch's commit.
+            conn.execute("SAVEPOINT autopack_append")
+        else:
+            self._begin()
         try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise ConcurrencyError(f"run {run_id}: the store is locked by another writer ({exc})") from exc
-        try:
-            last_seq, prev = self.head(run_id)
+            last_seq, prev = self._known_head(run_id, expected_seq)
             if last_seq != expected_seq:
                 raise ConcurrencyError(
                     f"run {run_id}: expected to append after seq {expected_seq}, "
@@ -199,14 +245,27 @@ class EventStore:
                 "INSERT INTO events (run_id, seq, ts, type, payload, hash) VALUES (?, ?, ?, ?, ?, ?)",
                 rows,
             )
-            conn.execute("COMMIT")
-        except sqlite3.IntegrityError as exc:
-            conn.execute("ROLLBACK")
-            raise ConcurrencyError(f"run {run_id}: sequence conflict ({exc})") from exc
-        except BaseException:
-            if conn.in_transaction:
+            conn.execute("RELEASE autopack_append" if in_batch else "COMMIT")
+        except BaseException as exc:
+            self._heads.pop(run_id, None)
+            if in_batch:
+                conn.execute("ROLLBACK TO autopack_append")
+                conn.execute("RELEASE autopack_append")
+            elif conn.in_transaction:
                 conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise ConcurrencyError(f"run {run_id}: sequence conflict, another writer appended ({exc})") from exc
             raise
+        self._heads[run_id] = (seq, prev)
+        if in_batch:
+            self._batch.extend(out)  # type: ignore[union-attr]
+        else:
+            self._notify(out)
+        return out
+
+    def _notify(self, out: Sequence[Envelope]) -> None:
+        if not out:
+            return
         for observer in self.observers:
             # The events are committed: a failing observer must not make the
             # writer believe otherwise (its live state would then lag the log).
@@ -215,7 +274,6 @@ class EventStore:
             except Exception as exc:  # noqa: BLE001
                 self.observer_errors.append(exc)
                 logging.getLogger("autopack.store").warning("event observer %r failed: %s", observer, exc)
-        return out
 
     def insert_raw(self, rows: Sequence[RawRow]) -> None:
         """Insert already-hashed rows (import). The caller owns the transaction."""
@@ -270,7 +328,7 @@ class EventStore:
                 yield RawRow(*row)
 
     def iter_events(self, run_id: str, from_seq: int = 1) -> Iterator[Envelope]:
-        decode = self.codec.decode
+        decode = self.codec.decode_stored
         cur = self.conn.execute(
             "SELECT seq, ts, type, payload, hash FROM events WHERE run_id = ? AND seq >= ? ORDER BY seq",
             (run_id, from_seq),

@@ -53,56 +53,9 @@ def _fresh(path: Path) -> None:
             p.unlink()
 
 
-def bench_durable(db: Path, codec, n: int) -> tuple[float, list[list[RawRow]]]:
-    """One durable transaction per event, through RunSession (machines + store)."""
-    _fresh(db)
-    store = EventStore(db, codec, durable=True)
-    elapsed = 0.0
-    count = 0
-    for run_id, events in _runs(1, n):
-        t = time.perf_counter()
-        session = RunSession.create(store, run_id, events[0])
-        for e in events[1:]:
-            session.record(e)
-        elapsed += time.perf_counter() - t
-        count += len(events)
-    batches = [list(store.iter_raw(r)) for r in store.run_ids()]
-    store.close()
-    return count / elapsed, batches
-
-
-def bench_batched(db: Path, codec, n: int) -> tuple[float, float, list[int]]:
-    """Each run's events in one transaction: store alone, and through RunSession."""
-    _fresh(db)
-    store = EventStore(db, codec, durable=True)
-    t_store = 0.0
-    count = 0
-    sizes = []
-    for run_id, events in _runs(2, n):
-        t = time.perf_counter()
-        store.append(run_id, events, expected_seq=0)
-        t_store += time.perf_counter() - t
-        count += len(events)
-        sizes.append(len(events))
-    store.close()
-    # The same mix recorded through the machines, into a second file.
-    db2 = db.with_name(db.name + ".session")
-    _fresh(db2)
-    store = EventStore(db2, codec, durable=True)
-    t_session = 0.0
-    session_count = 0
-    for run_id, events in _runs(2, min(n, 200_000)):
-        t = time.perf_counter()
-        session = RunSession.create(store, run_id, events[0])
-        session.record(*events[1:])
-        t_session += time.perf_counter() - t
-        session_count += len(events)
-    store.close()
-    _fresh(db2)
-    return count / t_store, session_count / t_session, sizes
-
-
-def _raw_schema(conn: sqlite3.Connection) -> None:
+def _raw_conn(path: Path) -> sqlite3.Connection:
+    _fresh(path)
+    conn = sqlite3.connect(str(path))
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute(
@@ -111,28 +64,99 @@ def _raw_schema(conn: sqlite3.Connection) -> None:
     )
     for op in ("UPDATE", "DELETE"):
         conn.execute(f"CREATE TRIGGER events_no_{op.lower()} BEFORE {op} ON events BEGIN SELECT RAISE(ABORT, 'no'); END")
+    return conn
 
 
-def bench_raw(db: Path, batches: list[list[tuple]], per_row_commit: bool) -> float:
+_INSERT = "INSERT INTO events (run_id, seq, ts, type, payload, hash) VALUES (?, ?, ?, ?, ?, ?)"
+
+
+def _rows(store: EventStore, run_ids: list[str]) -> list[tuple]:
+    return [(r.run_id, r.seq, r.ts, r.type, r.payload, r.hash) for run_id in run_ids for r in store.iter_raw(run_id)]
+
+
+def bench_durable(db: Path, raw_db: Path, codec, n: int) -> tuple[float, float]:
+    """One durable transaction per event: Autopack through RunSession (machines
+    + store) against raw SQLite, alternating run by run so both see the same
+    disk conditions."""
     _fresh(db)
-    conn = sqlite3.connect(str(db))
-    _raw_schema(conn)
-    sql = "INSERT INTO events (run_id, seq, ts, type, payload, hash) VALUES (?, ?, ?, ?, ?, ?)"
+    store = EventStore(db, codec, durable=True)
+    raw = _raw_conn(raw_db)
+    ours = theirs = 0.0
     count = 0
-    t = time.perf_counter()
-    for rows in batches:
-        if per_row_commit:
-            for row in rows:
-                conn.execute("BEGIN IMMEDIATE")
-                conn.execute(sql, row)
-                conn.execute("COMMIT")
-        else:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.executemany(sql, rows)
-            conn.execute("COMMIT")
+    for run_id, events in _runs(1, n):
+        t = time.perf_counter()
+        session = RunSession.create(store, run_id, events[0])
+        for e in events[1:]:
+            session.record(e)
+        ours += time.perf_counter() - t
+        rows = _rows(store, [run_id])
+        t = time.perf_counter()
+        for row in rows:
+            raw.execute("BEGIN IMMEDIATE")
+            raw.execute(_INSERT, row)
+            raw.execute("COMMIT")
+        theirs += time.perf_counter() - t
+        count += len(events)
+    store.close()
+    raw.close()
+    _fresh(raw_db)
+    return count / ours, count / theirs
+
+
+def _groups(seed: int, total: int, size: int):
+    group: list = []
+    events_in_group = 0
+    for run_id, events in _runs(seed, total):
+        group.append((run_id, events))
+        events_in_group += len(events)
+        if events_in_group >= size:
+            yield group
+            group, events_in_group = [], 0
+    if group:
+        yield group
+
+
+def bench_batched(db: Path, raw_db: Path, codec, n: int, size: int) -> tuple[float, float]:
+    """Transactions of about ``size`` events (several runs each), store against
+    raw SQLite, alternating group by group."""
+    _fresh(db)
+    store = EventStore(db, codec, durable=True)
+    raw = _raw_conn(raw_db)
+    ours = theirs = 0.0
+    count = 0
+    for group in _groups(2, n, size):
+        t = time.perf_counter()
+        with store.batch():
+            for run_id, events in group:
+                store.append(run_id, events, expected_seq=0)
+        ours += time.perf_counter() - t
+        rows = _rows(store, [run_id for run_id, _ in group])
+        t = time.perf_counter()
+        raw.execute("BEGIN IMMEDIATE")
+        raw.executemany(_INSERT, rows)
+        raw.execute("COMMIT")
+        theirs += time.perf_counter() - t
         count += len(rows)
-    elapsed = time.perf_counter() - t
-    conn.close()
+    store.close()
+    raw.close()
+    _fresh(raw_db)
+    return count / ours, count / theirs
+
+
+def bench_session_batched(db: Path, codec, n: int, size: int) -> float:
+    """The same kind of batches recorded through RunSession (machines checking each event)."""
+    _fresh(db)
+    store = EventStore(db, codec, durable=True)
+    elapsed = 0.0
+    count = 0
+    for group in _groups(3, n, size):
+        t = time.perf_counter()
+        with store.batch():
+            for run_id, events in group:
+                RunSession.create(store, run_id, events[0]).record(*events[1:])
+        elapsed += time.perf_counter() - t
+        count += sum(len(e) for _, e in group)
+    store.close()
     _fresh(db)
     return count / elapsed
 
@@ -180,6 +204,7 @@ def main() -> None:
     ap.add_argument("--events", type=int, default=100_000, help="events for the batched and replay figures")
     ap.add_argument("--db", type=Path, default=None, help="database path (default: a temp file)")
     ap.add_argument("--durable-events", type=int, default=DURABLE_EVENTS)
+    ap.add_argument("--batch-size", type=int, default=1000, help="events per batched transaction (whole runs)")
     ap.add_argument("--replay-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.replay_only:
@@ -193,16 +218,9 @@ def main() -> None:
     codec = load_plugins().codec
     raw_db = args.db.with_name(args.db.name + ".raw")
 
-    durable, durable_rows = bench_durable(args.db, codec, args.durable_events)
-    raw_durable = bench_raw(raw_db, [[(r.run_id, r.seq, r.ts, r.type, r.payload, r.hash) for r in rows] for rows in durable_rows], True)
-    del durable_rows
-
-    batched, session_batched, _sizes = bench_batched(args.db, codec, args.events)
-    store = EventStore(args.db, codec, create=False)
-    raw_batches = [[(r.run_id, r.seq, r.ts, r.type, r.payload, r.hash) for r in store.iter_raw(run_id)] for run_id in store.run_ids()]
-    store.close()
-    raw_batched = bench_raw(raw_db, raw_batches, False)
-    del raw_batches
+    durable, raw_durable = bench_durable(args.db, raw_db, codec, args.durable_events)
+    batched, raw_batched = bench_batched(args.db, raw_db, codec, args.events, args.batch_size)
+    session_batched = bench_session_batched(args.db.with_name(args.db.name + ".session"), codec, min(args.events, 200_000), args.batch_size)
 
     out = subprocess.run(
         [sys.executable, __file__, "--replay-only", "--db", str(args.db)], check=True, capture_output=True, text=True
@@ -210,6 +228,7 @@ def main() -> None:
     rep = json.loads(out.stdout)
     result = {
         "events": args.events,
+        "batch_size": args.batch_size,
         "durable_events": args.durable_events,
         "append_durable_per_s": round(durable),
         "raw_sqlite_durable_per_s": round(raw_durable),

@@ -51,6 +51,8 @@ def test_round_trip(cls, data):
     assert orjson.loads(raw)["type"] == cls.type
     # Canonical: encoding the decoded event gives the same bytes.
     assert CODEC.encode(decoded) == raw
+    # The store's fast path gives the same event.
+    assert CODEC.decode_stored(cls.type, raw) == event
 
 
 def test_events_are_frozen():

@@ -167,3 +167,36 @@ def test_kill_9_mid_append_leaves_a_verifiable_log(tmp_path, plugin_set):
     assert problems == []
     store.append("r", [ev.RunAborted(reason="killed")], expected_seq=len(seqs))
     store.close()
+
+
+def test_a_batch_commits_once_and_notifies_after(store):
+    seen = []
+    store.observers.append(lambda envs: seen.append([(e.run_id, e.seq) for e in envs]))
+    with store.batch():
+        store.append("a", [ev.PhaseStarted(phase_id="x")], expected_seq=0)
+        store.append("b", [ev.PhaseStarted(phase_id="y")], expected_seq=0)
+        store.append("a", [ev.PhaseStarted(phase_id="z")], expected_seq=1)
+        assert seen == []
+    assert seen == [[("a", 1), ("b", 1), ("a", 2)]]
+    assert [e.seq for e in store.iter_events("a")] == [1, 2]
+
+
+def test_an_error_in_a_batch_writes_none_of_it(store):
+    store.append("a", [ev.PhaseStarted(phase_id="x")], expected_seq=0)
+    with pytest.raises(RuntimeError):
+        with store.batch():
+            store.append("a", [ev.PhaseStarted(phase_id="y")], expected_seq=1)
+            raise RuntimeError("executor crashed")
+    assert [e.seq for e in store.iter_events("a")] == [1]
+    store.append("a", [ev.PhaseStarted(phase_id="y")], expected_seq=1)
+
+
+def test_a_refused_append_inside_a_batch_leaves_no_half_rows(store):
+    with store.batch():
+        store.append("a", [ev.PhaseStarted(phase_id="x")], expected_seq=0)
+        with pytest.raises(Exception):
+            store.append("a", [ev.PhaseStarted(phase_id="y"), ev.RunResumed(from_seq=2**70)], expected_seq=1)
+        with pytest.raises(ConcurrencyError):
+            store.append("a", [ev.PhaseStarted(phase_id="y")], expected_seq=5)
+        store.append("a", [ev.PhaseStarted(phase_id="w")], expected_seq=1)
+    assert [e.event.phase_id for e in store.iter_events("a")] == ["x", "w"]
