@@ -9,6 +9,7 @@ appear only with ``AUTOPACK_RAISE_ERRORS=1``.
 from __future__ import annotations
 
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
@@ -262,6 +263,12 @@ def main(argv: Sequence[str] | None = None) -> None:
             raise
         click.echo(f"autopack: error: {exc}", err=True)
         sys.exit(exc.exit_code)
+    except sqlite3.DatabaseError as exc:
+        # Corruption inside an SQLite file shows only when a page is read.
+        if _raise_errors():
+            raise
+        click.echo(f"autopack: error: the event store is damaged or unreadable: {exc}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(1)

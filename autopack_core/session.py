@@ -25,6 +25,7 @@ from autopack_core.machines import (
     run_machine,
     run_trigger,
 )
+from autopack_core.plan import Plan
 from autopack_core.projections import RunView, fold_run
 from autopack_core.store import Envelope, EventStore
 
@@ -52,6 +53,33 @@ class RunSession:
         view = RunView(run_id)
         view.apply(envs[0])
         return cls(store, view)
+
+    @classmethod
+    def start_new(
+        cls,
+        store: EventStore,
+        plan: Plan,
+        *,
+        plugins: Sequence[tuple[str, str, str]] = (),
+        workspace: str = "",
+        config_digest: str = "",
+        run_id: str | None = None,
+    ) -> "RunSession":
+        """Create a run with a new sortable id; its first event records the
+        plugins (name, distribution, version) and the Autopack it ran with."""
+        from ulid import ULID
+
+        from autopack_core import __version__
+
+        created = ev.RunCreated(
+            goal=plan.goal,
+            phases=plan.phases,
+            workspace=workspace,
+            config_digest=config_digest,
+            plugins=tuple(ev.PluginVersion(name=n, distribution=d, version=v) for n, d, v in plugins),
+            autopack_version=__version__,
+        )
+        return cls.create(store, run_id or str(ULID()), created)
 
     @classmethod
     def open(cls, store: EventStore, run_id: str) -> "RunSession":

@@ -94,3 +94,17 @@ def test_runs_show_events(cli, recorded_db):
 def test_version(cli):
     res = cli("--version")
     assert res.returncode == 0 and b"autopack, version" in res.stdout
+
+
+def test_a_corrupt_database_is_one_line_exit_2(cli, recorded_db):
+    db, run_id, _ = recorded_db
+    data = bytearray(db.read_bytes())
+    # Keep the header (so it still looks like SQLite) and wreck the pages.
+    for i in range(200, len(data), 7):
+        data[i] = 0xA5
+    db.write_bytes(bytes(data))
+    for args in (["runs"], ["verify"], ["export", run_id]):
+        res = cli(*args, "--db", str(db))
+        assert res.returncode == 2, (args, res.stderr)
+        err = res.stderr.decode().strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("autopack: error:"), err

@@ -174,3 +174,17 @@ def test_reopen_continues_from_the_log(store):
 
     with pytest.raises(ConcurrencyError):
         s.record(ev.PatchProposed(phase_id="a", text="d"))
+
+
+def test_a_new_run_records_its_plugins_and_gets_a_sortable_id(store, plugin_set):
+    from autopack_core import __version__
+    from autopack_core.plan import Plan
+
+    plan = Plan(goal="g", phases=(PhaseSpec(id="a", goal="A"),))
+    first = RunSession.start_new(store, plan, plugins=plugin_set.versions(), workspace="/w", config_digest="d")
+    second = RunSession.start_new(store, plan, plugins=plugin_set.versions())
+    assert len(first.run_id) == 26 and first.run_id <= second.run_id
+    created = store.first_event(first.run_id).event
+    assert created.autopack_version == __version__
+    assert {(p.name, p.distribution) for p in created.plugins} >= {("quality_checks", "autopack"), ("health_checks", "autopack")}
+    assert created.workspace == "/w" and created.config_digest == "d"
