@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import os
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, NamedTuple
 
-import attrs
 import pluggy
 
 from autopack_core import hookspecs
@@ -29,8 +28,9 @@ REGISTRY_HOOKS = {
 }
 
 
-@attrs.frozen
-class PluginInfo:
+# NamedTuples rather than attrs classes: this module is on every command's
+# start-up path, and attrs costs several milliseconds to import.
+class PluginInfo(NamedTuple):
     name: str
     distribution: str
     version: str
@@ -38,8 +38,7 @@ class PluginInfo:
     hooks: tuple[str, ...]
 
 
-@attrs.frozen
-class PluginFailure:
+class PluginFailure(NamedTuple):
     name: str
     distribution: str
     error: str
@@ -48,8 +47,7 @@ class PluginFailure:
         return f"autopack: warning: plugin {self.name!r} ({self.distribution}) failed to load: {self.error}"
 
 
-@attrs.frozen
-class Registered:
+class Registered(NamedTuple):
     """Something a plugin registered, and which plugin it came from."""
 
     name: str

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shlex
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
-from autopack_core.contracts import CheckOutcome
 from autopack_core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from autopack_core.contracts import CheckOutcome
 
 OUTPUT_LIMIT = 20_000  # characters kept for the Builder; the tail holds the failures
 
 
 async def run_argv(argv: list[str], cwd: Path, timeout_s: float) -> CheckOutcome:
     """Run ``argv`` without a shell; pass when it exits 0."""
+    # Imported here: every ``autopack`` start loads this module.
+    import asyncio
+
+    from autopack_core.contracts import CheckOutcome
+
     start = time.perf_counter()
     try:
         proc = await asyncio.create_subprocess_exec(
@@ -55,6 +61,8 @@ class CommandCheck:
     description = "runs the command in option 'run' (no shell); passes on exit 0"
 
     async def run(self, workspace: Path, options: Mapping[str, str]) -> CheckOutcome:
+        from autopack_core.contracts import CheckOutcome
+
         command = options.get("run", "").strip()
         if not command:
             return CheckOutcome(passed=False, output="the command check needs a 'run' option")
