@@ -129,14 +129,10 @@ class EventStore:
 
     def _migrate(self) -> None:
         names = set(self.db.table_names())
-        applied: set[str] = set()
-        if "_sqlite_migrations" in names:
-            applied = {m.name for m in migrations.applied(self.db)}
-        foreign = names - {"_sqlite_migrations", "events"}
+        applied = {m.name for m in migrations.applied(self.db)} if "_sqlite_migrations" in names else set()
         if names and not applied:
             raise ForeignDatabaseError(
-                f"{self.path}: not an Autopack event store "
-                f"(it holds tables {', '.join(sorted(names))})"
+                f"{self.path}: not an Autopack event store (it holds tables {', '.join(sorted(names))})"
             )
         newer = applied - KNOWN_MIGRATIONS
         if newer:
@@ -144,8 +140,6 @@ class EventStore:
                 f"{self.path}: written by a newer Autopack (unknown schema migrations: "
                 f"{', '.join(sorted(newer))}); upgrade Autopack to read it"
             )
-        if foreign and not applied:
-            raise ForeignDatabaseError(f"{self.path}: not an Autopack event store")
         migrations.apply(self.db)
 
     def close(self) -> None:
