@@ -44,7 +44,7 @@ class GeminiProvider:
     async def complete(self, request: ModelRequest) -> ModelReply:
         data = await self.http.post_json(self.url(request), self.body(request), headers=self.headers, who=self.who)
         candidate = dig(data, "candidates", 0, expect=dict, where=self.who)
-        parts = dig(candidate, "content", "parts", expect=list, where=self.who)
+        parts = dig(data, "candidates", 0, "content", "parts", expect=list, where=self.who)
         texts = []
         for i, part in enumerate(parts):
             if not isinstance(part, dict):

@@ -35,7 +35,7 @@ class OpenAIProvider:
         data = await self.http.post_json(self.url, self.body(request), headers=self.headers, who=self.who)
         choice = dig(data, "choices", 0, expect=dict, where=self.who)
         # content is null when a model answers only with tool calls; we asked for text.
-        text = dig(choice, "message", "content", expect=str, where=self.who)
+        text = dig(data, "choices", 0, "message", "content", expect=str, where=self.who)
         return ModelReply(
             text=text,
             input_tokens=usage_int(data, "usage", "prompt_tokens", where=self.who),
