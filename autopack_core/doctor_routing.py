@@ -81,14 +81,14 @@ def doctor_budget_exhausted(
     """The event to record instead of calling the Doctor again, or None if calls remain."""
     if calls_in_run >= doctor.max_calls_per_run:
         return ev.BudgetExhausted(
-            scope="run", budget="doctor.max_calls_per_run", used=calls_in_run, limit=doctor.max_calls_per_run, phase_id=phase_id
+            scope="run", budget="doctor.max_calls_per_run", used=float(calls_in_run), limit=float(doctor.max_calls_per_run), phase_id=phase_id
         )
     if calls_in_phase >= doctor.max_calls_per_phase:
         return ev.BudgetExhausted(
             scope="phase",
             budget="doctor.max_calls_per_phase",
-            used=calls_in_phase,
-            limit=doctor.max_calls_per_phase,
+            used=float(calls_in_phase),
+            limit=float(doctor.max_calls_per_phase),
             phase_id=phase_id,
         )
     return None

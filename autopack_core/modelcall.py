@@ -61,6 +61,8 @@ def cost_usd(model: ModelConfig, input_tokens: int, output_tokens: int) -> float
 
 def error_category(exc: BaseException) -> str:
     """The ``category`` a ``ModelCallFailed`` event carries for this error."""
+    if isinstance(exc, ConfigError):
+        return "config"
     if isinstance(exc, MalformedReply):
         return "malformed_reply"
     if isinstance(exc, MissingCredentials):
@@ -136,12 +138,6 @@ class ModelCaller:
         self._wait = _Backoff(config.retries, rng or random.Random())
         self._stop = stop_after_attempt(config.retries.max_attempts)
         self._retry = retry_if_exception(_retryable)
-        for name, p in config.providers.items():
-            if p.kind not in self.kinds:
-                known = ", ".join(sorted(self.kinds)) or "none"
-                raise ConfigError(
-                    f"{config.source}: providers.{name}.kind: no installed plugin provides kind {p.kind!r} (installed: {known})"
-                )
 
     async def __aenter__(self) -> "ModelCaller":
         return self
@@ -157,7 +153,13 @@ class ModelCaller:
         inst = self._providers.get(name)
         if inst is None:
             pcfg = self.config.providers[name]
-            inst = self.kinds[pcfg.kind](name, pcfg, self.context)
+            factory = self.kinds.get(pcfg.kind)
+            if factory is None:
+                known = ", ".join(sorted(self.kinds)) or "none"
+                raise ConfigError(
+                    f"{self.config.source}: providers.{name}.kind: no installed plugin provides kind {pcfg.kind!r} (installed: {known})"
+                )
+            inst = factory(name, pcfg, self.context)
             self._providers[name] = inst
         return inst
 
@@ -193,6 +195,9 @@ class ModelCaller:
                     f"{exhausted.budget} quota used up ({exhausted.used:g} of {exhausted.limit:g}); no call made to {model}",
                     exhausted,
                 )
+        kind = self.config.providers[pname].kind
+        if kind not in self.kinds:
+            self.provider(pname)  # raises the ConfigError naming the kind; nothing recorded
         call_id = str(ULID())
         self._emit(
             ev.ModelCallRequested(
@@ -221,7 +226,8 @@ class ModelCaller:
                     except ProviderHTTPError as exc:
                         self._check_retry_after(exc, pname)
                         raise
-        except ProviderError as exc:
+        except (ProviderError, ConfigError) as exc:
+            # ConfigError: a provider refused its settings (e.g. a bad cassette).
             latency = (time.perf_counter() - started) * 1000
             message = self._explain(exc, pname, attempts)
             self._emit(
@@ -232,7 +238,7 @@ class ModelCaller:
                     model=model,
                     category=error_category(exc),
                     message=message,
-                    status=exc.status,
+                    status=getattr(exc, "status", None),
                     attempts=attempts,
                     latency_ms=latency,
                     phase_id=phase_id,
@@ -279,12 +285,12 @@ class ModelCaller:
                 f"more than retries.max_retry_after_seconds ({limit:g}s)",
             )
 
-    def _explain(self, exc: ProviderError, provider: str, attempts: int) -> str:
+    def _explain(self, exc: ProviderError | ConfigError, provider: str, attempts: int) -> str:
         message = str(exc)
         if isinstance(exc, ProviderHTTPError) and exc.status in (401, 403):
             var = self.config.providers[provider].api_key_env
             if var:
                 message += f" (key from {var})"
-        if exc.transient and attempts > 1:
+        if getattr(exc, "transient", False) and attempts > 1:
             message += f" (gave up after {attempts} attempts)"
         return message
