@@ -9,13 +9,15 @@ system prompt goes in ``systemInstruction``. The reply's text is
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import quote
 
-from autopack_core.config import ProviderConfig
 from autopack_core.errors import MalformedReply
 from autopack_core.hookspecs import hookimpl
 from autopack_core.providers import ModelReply, ModelRequest, ProviderContext, dig, usage_int
+
+if TYPE_CHECKING:
+    from autopack_core.config import ProviderConfig
 
 
 class GeminiProvider:

@@ -8,11 +8,13 @@ read ``choices[0].message.content`` and ``usage.prompt_tokens`` /
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from autopack_core.config import ProviderConfig
 from autopack_core.hookspecs import hookimpl
 from autopack_core.providers import ModelReply, ModelRequest, ProviderContext, dig, usage_int
+
+if TYPE_CHECKING:
+    from autopack_core.config import ProviderConfig
 
 
 class OpenAIProvider:

@@ -15,17 +15,21 @@ answer is used up once given unless it has ``repeat: true``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import attrs
-import orjson
 
-from autopack_core.config import BUILTIN_DEFAULTS, ProviderConfig
+import autopack_core
+
 from autopack_core.errors import ConfigError, NoRecordedAnswer
 from autopack_core.hookspecs import hookimpl
 from autopack_core.providers import ModelReply, ModelRequest, ProviderContext
 
-BUILTIN_CASSETTE = BUILTIN_DEFAULTS.parent / "cassette.yaml"
+if TYPE_CHECKING:
+    from autopack_core.config import ProviderConfig
+
+# Not imported from autopack_core.config: plugins load on every CLI start.
+BUILTIN_CASSETTE = Path(autopack_core.__file__).parent / "defaults" / "cassette.yaml"
 _FIELDS = {"role": str, "model": str, "prompt": str, "prompt_contains": str, "text": str,
            "input_tokens": int, "output_tokens": int, "repeat": bool}
 
@@ -80,6 +84,8 @@ def _cassette_yaml(path: Path) -> Iterator[Answer]:
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    import orjson  # here, not at the top: plugins load on every CLI start
+
     with open(path, "rb") as fh:
         for lineno, raw in enumerate(fh, start=1):
             if not raw.strip():
