@@ -150,8 +150,8 @@ def make_converter() -> cattrs.Converter:
 # --- locating problems in the file ------------------------------------------
 
 
-def _walk(exc: BaseException, path: PathT) -> Iterator[tuple[PathT, BaseException]]:
-    """Yield (path, leaf exception) pairs, like cattrs ``transform_error``.
+def _walk(exc: BaseException, path: PathT) -> Iterator[tuple[PathT, BaseException, bool]]:
+    """Yield (path, leaf exception, is-a-mapping-key) triples, like cattrs ``transform_error``.
 
     ``transform_error`` flattens paths into strings; we need them as tuples to
     look up each key's line mark in the ruamel document.
@@ -160,11 +160,14 @@ def _walk(exc: BaseException, path: PathT) -> Iterator[tuple[PathT, BaseExceptio
         with_notes, without = exc.group_exceptions()
         for sub, note in with_notes:
             step: Any = note.name if isinstance(exc, ClassValidationError) else note.index
-            yield from _walk(sub, path + (step,))
+            if str(note).startswith("Structuring mapping key"):
+                yield path + (step,), sub, True
+            else:
+                yield from _walk(sub, path + (step,))
         for sub in without:
-            yield path, sub
+            yield path, sub, False
     else:
-        yield path, exc
+        yield path, exc, False
 
 
 def _message(exc: BaseException) -> str:
@@ -219,21 +222,26 @@ def _dotted(path: PathT, raw: Any = None) -> str:
     return out or "(top level)"
 
 
+def _unwrap_optional(t: Any) -> Any:
+    if get_origin(t) is typing.Union or type(t).__name__ == "UnionType":
+        return next((a for a in get_args(t) if a is not type(None)), t)
+    return t
+
+
 def _fields_of(model: type, path: PathT) -> list[str]:
     """The allowed keys of the attrs class found at ``path`` under ``model``."""
     t: Any = model
     for step in path:
-        if attrs.has(t):
-            t = typing.get_type_hints(t)[step]
-        else:
-            args = get_args(t)
-            t = args[-1] if args else Any
-            if get_origin(t) is typing.Union or type(t).__name__ == "UnionType":
-                t = next((a for a in get_args(t) if a is not type(None)), t)
-        while get_origin(t) in (typing.Union,) or type(t).__name__ == "UnionType":
-            t = next((a for a in get_args(t) if a is not type(None)), t)
-        if get_origin(t) is tuple:
+        t = _unwrap_optional(t)
+        if attrs.has(t) and isinstance(step, str):
+            t = typing.get_type_hints(t).get(step)
+        elif get_origin(t) is tuple:
             t = get_args(t)[0]
+        elif get_origin(t) is dict:
+            t = get_args(t)[1]
+        else:
+            return []
+    t = _unwrap_optional(t)
     if attrs.has(t):
         return [f.name for f in attrs.fields(t) if not f.metadata.get("internal")]
     return []
@@ -241,7 +249,7 @@ def _fields_of(model: type, path: PathT) -> list[str]:
 
 def _errors_from(exc: BaseException, raw: Any, where: Any) -> list[str]:
     out: list[str] = []
-    for path, leaf in _walk(exc, ()):
+    for path, leaf, is_key in _walk(exc, ()):
         if isinstance(leaf, ForbiddenExtraKeysError):
             allowed = ", ".join(_fields_of(AutopackConfig, path))
             for key in sorted(leaf.extra_fields, key=str):
@@ -250,7 +258,8 @@ def _errors_from(exc: BaseException, raw: Any, where: Any) -> list[str]:
         elif isinstance(leaf, KeyError):
             out.append(f"{where(path[:-1])}: {_dotted(path, raw)}: {_message(leaf)}")
         else:
-            out.append(f"{where(path, at_key=False)}: {_dotted(path, raw)}: {_message(leaf)}")
+            what = f"key {path[-1]!r}: " if is_key else ""
+            out.append(f"{where(path, at_key=is_key)}: {_dotted(path, raw)}: {what}{_message(leaf)}")
     return out
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import attrs
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
@@ -38,6 +38,10 @@ from autopack_core.errors import (
 from autopack_core.http import HttpClient
 from autopack_core.providers import ModelRequest, Provider, ProviderContext
 
+if TYPE_CHECKING:
+    from autopack_core.router import QuotaTracker
+
+#: Receives each call's events in order, e.g. ``lambda evs: session.record(*evs)``.
 Record = Callable[[Sequence[ev.Event]], object]
 
 
@@ -52,6 +56,7 @@ class CallResult:
     cost_usd: float
     latency_ms: float
     attempts: int
+    finish_reason: str = ""
 
 
 def cost_usd(model: ModelConfig, input_tokens: int, output_tokens: int) -> float:
@@ -124,7 +129,7 @@ class ModelCaller:
         kinds: Mapping[str, Any],
         *,
         record: Record | None = None,
-        quotas: Any = None,
+        quotas: "QuotaTracker | None" = None,
         env: Mapping[str, str] | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -262,6 +267,7 @@ class ModelCaller:
                 latency_ms=latency,
                 attempts=attempts,
                 phase_id=phase_id,
+                finish_reason=reply.finish_reason,
             )
         )
         return CallResult(
@@ -274,6 +280,7 @@ class ModelCaller:
             cost_usd=cost,
             latency_ms=latency,
             attempts=attempts,
+            finish_reason=reply.finish_reason,
         )
 
     def _check_retry_after(self, exc: ProviderHTTPError, provider: str) -> None:

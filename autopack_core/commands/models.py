@@ -80,6 +80,7 @@ def prompt(app: Any, model: str, system: str, role: str, as_json: bool, db: Path
             "output_tokens": result.output_tokens,
             "cost_usd": result.cost_usd,
             "attempts": result.attempts,
+            "finish_reason": result.finish_reason,
             "latency_ms": round(result.latency_ms, 3),
             "call_id": result.call_id,
         }
