@@ -42,9 +42,9 @@ class ModelRequest:
     model: str
     wire_model: str
     prompt: str
+    max_tokens: int  # from the model's max_output_tokens, or the caller
     system: str = ""
     role: str = "prompt"
-    max_tokens: int = 4096
     temperature: float | None = None
 
 

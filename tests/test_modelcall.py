@@ -51,11 +51,11 @@ class _State:
     def __init__(self, attempt, exc=None):
         self.attempt_number = attempt
 
-        class O:
+        class Outcome:
             def exception(self_inner):
                 return exc
 
-        self.outcome = O()
+        self.outcome = Outcome()
 
 
 def test_backoff_is_exponential_capped_and_jittered():
