@@ -133,6 +133,19 @@ def _attrs_hook(converter: cattrs.Converter, cl: type) -> Any:
     return structure
 
 
+def _dict_hook(converter: cattrs.Converter, t: Any) -> Any:
+    from cattrs.cols import mapping_structure_factory
+
+    inner = mapping_structure_factory(t, converter)
+
+    def structure(v: Any, _t: Any) -> Any:
+        if not isinstance(v, Mapping):
+            raise TypeError(f"expected a mapping, got {_kind(v)}")
+        return inner(v, t)
+
+    return structure
+
+
 @functools.lru_cache(maxsize=1)
 def make_converter() -> cattrs.Converter:
     c = cattrs.Converter(forbid_extra_keys=True, detailed_validation=True)
@@ -144,6 +157,7 @@ def make_converter() -> cattrs.Converter:
     c.register_structure_hook_func(lambda t: get_origin(t) is Literal, lambda v, t: _literal_hook(t)(v, t))
     c.register_structure_hook_factory(_is_tuple, lambda t: _tuple_hook(c, t))
     c.register_structure_hook_factory(attrs.has, lambda cl: _attrs_hook(c, cl))
+    c.register_structure_hook_factory(lambda t: get_origin(t) is dict, lambda t: _dict_hook(c, t))
     return c
 
 

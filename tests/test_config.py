@@ -198,3 +198,25 @@ def test_config_env_var_and_cwd(tmp_path, monkeypatch):
 def test_user_entry_wins_over_builtin_of_same_name():
     cfg = load_config_text("models:\n  recorded-cheap:\n    provider: recorded\n    tier: cheap\n    price_per_mtok_in: 9\n")
     assert cfg.models["recorded-cheap"].price_per_mtok_in == 9
+
+
+# --- property: any mistyped key of the shipped file is refused at its own line ---
+
+_LEAF = re.compile(r"^(\s*)([A-Za-z_][\w.-]*):\s+(?!#)(\S.*?)\s*(#.*)?$")
+_LEAVES = [i for i, line in enumerate(SHIPPED.read_text().splitlines()) if _LEAF.match(line)]
+
+
+@pytest.mark.parametrize("wrong", ["[[1]]", "{zz: 1}"])
+def test_every_leaf_of_the_shipped_file_mistyped_is_refused_at_its_line(wrong):
+    lines = SHIPPED.read_text().splitlines()
+    assert len(_LEAVES) > 60
+    for index in _LEAVES:
+        m = _LEAF.match(lines[index])
+        if m.group(2) == "options" and wrong.startswith("{"):
+            continue  # plugin options are free-form: any mapping is valid
+        broken = list(lines)
+        broken[index] = f"{m.group(1)}{m.group(2)}: {wrong}"
+        with pytest.raises(ConfigError) as info:
+            load_config_text("\n".join(broken) + "\n", "s.yaml")
+        found = [ln.strip() for ln in str(info.value).splitlines()]
+        assert any(ln.startswith(f"s.yaml:{index + 1}: ") for ln in found), (lines[index], str(info.value))
