@@ -218,6 +218,16 @@ def plugins(app: AppContext, as_json: bool) -> None:
             click.echo(f"    {h}")
 
 
+def _add_builtin_commands() -> None:
+    from autopack_core.commands.models import models, prompt
+
+    cli.add_command(prompt)
+    cli.add_command(models)
+
+
+_add_builtin_commands()
+
+
 def _disabled_from_argv(argv: Sequence[str]) -> list[str]:
     # Plugins add commands, so they load before click parses; read the one
     # option that affects loading straight from argv.

@@ -109,3 +109,49 @@ class ProviderError(AutopackError):
 
 class MalformedReply(ProviderError):
     """The provider answered with a body that is not its documented shape."""
+
+
+class ProviderHTTPError(ProviderError):
+    """The provider answered with an HTTP error status.
+
+    ``retry_after`` is the wait in seconds the server asked for (``Retry-After``),
+    if it sent one.
+    """
+
+    def __init__(
+        self, message: str, *, transient: bool = False, status: int | None = None, retry_after: float | None = None
+    ):
+        super().__init__(message, transient=transient, status=status)
+        self.retry_after = retry_after
+
+
+class ProviderTimeout(ProviderError):
+    """Connecting to, or reading from, the provider took longer than configured."""
+
+
+class ProviderUnreachable(ProviderError):
+    """The connection to the provider could not be made or was cut."""
+
+
+class MissingCredentials(ProviderError):
+    """A provider's API-key environment variable is not set; nothing was sent."""
+
+    exit_code = EXIT_BAD_INPUT
+
+
+class NoRecordedAnswer(ProviderError):
+    """A ``recorded`` provider has no answer left that matches the request."""
+
+
+class QuotaExhausted(AutopackError):
+    """A token or cost quota is used up; ``event`` is the ``BudgetExhausted`` to record.
+
+    This is a clean stop, not a crash: the executor records ``event`` and ends
+    the run (or phase) as failed for budget.
+    """
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, message: str, event: object):
+        super().__init__(message)
+        self.event = event

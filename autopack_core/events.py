@@ -180,6 +180,8 @@ class ModelCallAnswered(Event):
     latency_ms: float = 0.0
     attempts: int = 1
     phase_id: str | None = None
+    # Why the model stopped, as the provider says it ("stop", "length", "end_turn", "MAX_TOKENS" ...).
+    finish_reason: str = ""
 
 
 @_core("model_call_failed")

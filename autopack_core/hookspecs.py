@@ -31,12 +31,23 @@ hookimpl = pluggy.HookimplMarker("autopack")
 def register_providers(register: Callable[..., None]) -> None:
     """Register model provider kinds.
 
-    Called once when the plugin registry is built.
+    Called once when the plugin registry is built. A kind registered by two
+    plugins is an error. The contract is in ``autopack_core/providers.py`` and
+    ``docs/providers.md``.
 
     :param register: ``register(kind, factory)``. ``kind`` is the string a
-        provider entry's ``kind:`` names in ``config/models.yaml``;
-        ``factory(name, provider_config, context)`` returns an object with
-        ``async def complete(request) -> reply``.
+        provider entry's ``kind:`` names in ``config/models.yaml``.
+        ``factory(name, provider_config, context)`` is called once per
+        configured provider of that kind, on first use: ``name`` is the
+        entry's name, ``provider_config`` its ``ProviderConfig``, ``context``
+        a ``ProviderContext`` (``http``: the shared aiohttp client;
+        ``api_key(name, provider_config)``: the key, or ``MissingCredentials``
+        naming the variable; ``config``: the whole config). It returns an
+        object with ``async def complete(request: ModelRequest) -> ModelReply``
+        that makes one attempt and raises ``ProviderError`` subclasses
+        (``transient=True`` for what may be retried, ``MalformedReply`` for a
+        body that is not the documented shape). Retries, timing, cost, quotas
+        and events are done by the core.
     :return: nothing; registration is through ``register``.
     """
 
