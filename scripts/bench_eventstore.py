@@ -74,33 +74,41 @@ def _rows(store: EventStore, run_ids: list[str]) -> list[tuple]:
     return [(r.run_id, r.seq, r.ts, r.type, r.payload, r.hash) for run_id in run_ids for r in store.iter_raw(run_id)]
 
 
-def bench_durable(db: Path, raw_db: Path, codec, n: int) -> tuple[float, float]:
-    """One durable transaction per event: Autopack through RunSession (machines
-    + store) against raw SQLite, alternating run by run so both see the same
-    disk conditions."""
+def bench_durable(db: Path, raw_db: Path, codec, n: int) -> tuple[float, float, float]:
+    """One durable transaction per event, alternating run by run so all three
+    see the same disk: the store's append, the same through RunSession (the
+    machines checking and moving on every event), and raw SQLite."""
     _fresh(db)
+    session_db = db.with_name(db.name + ".session")
+    _fresh(session_db)
     store = EventStore(db, codec, durable=True)
+    session_store = EventStore(session_db, codec, durable=True)
     raw = _raw_conn(raw_db)
-    ours = theirs = 0.0
+    t_store = t_session = t_raw = 0.0
     count = 0
     for run_id, events in _runs(1, n):
         t = time.perf_counter()
-        session = RunSession.create(store, run_id, events[0])
+        session = RunSession.create(session_store, run_id, events[0])
         for e in events[1:]:
             session.record(e)
-        ours += time.perf_counter() - t
+        t_session += time.perf_counter() - t
+        t = time.perf_counter()
+        for seq, e in enumerate(events):
+            store.append(run_id, (e,), expected_seq=seq)
+        t_store += time.perf_counter() - t
         rows = _rows(store, [run_id])
         t = time.perf_counter()
         for row in rows:
             raw.execute("BEGIN IMMEDIATE")
             raw.execute(_INSERT, row)
             raw.execute("COMMIT")
-        theirs += time.perf_counter() - t
+        t_raw += time.perf_counter() - t
         count += len(events)
-    store.close()
-    raw.close()
+    for closing in (store, session_store, raw):
+        closing.close()
     _fresh(raw_db)
-    return count / ours, count / theirs
+    _fresh(session_db)
+    return count / t_store, count / t_session, count / t_raw
 
 
 def _groups(seed: int, total: int, size: int):
@@ -218,7 +226,7 @@ def main() -> None:
     codec = load_plugins().codec
     raw_db = args.db.with_name(args.db.name + ".raw")
 
-    durable, raw_durable = bench_durable(args.db, raw_db, codec, args.durable_events)
+    durable, session_durable, raw_durable = bench_durable(args.db, raw_db, codec, args.durable_events)
     batched, raw_batched = bench_batched(args.db, raw_db, codec, args.events, args.batch_size)
     session_batched = bench_session_batched(args.db.with_name(args.db.name + ".session"), codec, min(args.events, 200_000), args.batch_size)
 
@@ -233,10 +241,13 @@ def main() -> None:
         "append_durable_per_s": round(durable),
         "raw_sqlite_durable_per_s": round(raw_durable),
         "durable_ratio": round(durable / raw_durable, 3),
+        "record_durable_via_machines_per_s": round(session_durable),
+        "record_durable_via_machines_ratio": round(session_durable / raw_durable, 3),
         "append_batched_per_s": round(batched),
         "raw_sqlite_batched_per_s": round(raw_batched),
         "batched_ratio": round(batched / raw_batched, 3),
         "record_batched_via_machines_per_s": round(session_batched),
+        "record_batched_via_machines_ratio": round(session_batched / raw_batched, 3),
         "replay_per_s": round(rep["replay_per_s"]),
         "replay_peak_rss_mb": round(rep["replay_peak_rss_mb"], 1),
         "replayed_events": rep["events"],

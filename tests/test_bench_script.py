@@ -18,3 +18,22 @@ def test_bench_prints_one_json_object_with_the_figures():
         assert out[key]["full_path"] > 0 and out[key]["bare_aiohttp"] > 0
     assert isinstance(out["overhead_ms_median"], float)
     assert out["events_encoded"] == 2 * (200 + 50 + 50)  # warm-up, interleaved, concurrent calls
+
+
+EVENTSTORE = Path(__file__).resolve().parent.parent / "scripts" / "bench_eventstore.py"
+
+
+def test_eventstore_bench_reports_every_figure(tmp_path):
+    r = subprocess.run(
+        [sys.executable, str(EVENTSTORE), "--events", "3000", "--durable-events", "300", "--db", str(tmp_path / "b.db")],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    for key in (
+        "append_durable_per_s", "append_batched_per_s", "raw_sqlite_durable_per_s", "raw_sqlite_batched_per_s",
+        "record_durable_via_machines_per_s", "record_batched_via_machines_per_s", "replay_per_s", "replay_peak_rss_mb",
+        "cli_help_ms",
+    ):
+        assert out[key] > 0, key
+    assert out["replayed_events"] == 3000
