@@ -155,3 +155,39 @@ class QuotaExhausted(AutopackError):
     def __init__(self, message: str, event: object):
         super().__init__(message)
         self.event = event
+
+
+class PatchParseError(PatchError):
+    """A Builder reply holds no edits, or an edit that cannot be read.
+
+    ``kind`` classifies the problem (``no-edits``, ``bad-header``,
+    ``bad-hunk-header``, ``hunk-count-mismatch``, ``unterminated-block``);
+    ``path`` and ``hunk`` (1-based) say where, when known.
+    """
+
+    def __init__(self, message: str, *, kind: str, path: str = "", hunk: int = 0, line: int = 0):
+        super().__init__(message)
+        self.kind = kind
+        self.path = path
+        self.hunk = hunk
+        self.line = line
+
+
+class PatchApplyError(PatchError):
+    """A well-formed, allowed edit does not fit the workspace (context not found,
+    ambiguous search block, file missing or already present, write failed).
+    The workspace is unchanged when this is raised."""
+
+    def __init__(self, message: str, *, path: str = "", hunk: int = 0):
+        super().__init__(message)
+        self.path = path
+        self.hunk = hunk
+
+
+class PatchRefusedError(PatchError):
+    """Governance refused a patch; ``refusals`` holds one ``Refusal`` per reason."""
+
+    def __init__(self, refusals: tuple):  # tuple[events.Refusal, ...]; errors.py imports nothing
+        self.refusals = tuple(refusals)
+        lines = "; ".join(f"{r.path}: {r.rule}: {r.message}" for r in self.refusals)
+        super().__init__(f"patch refused: {lines}")

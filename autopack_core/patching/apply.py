@@ -1,0 +1,384 @@
+"""Governed apply: parse, refuse, compute every file in memory, then write all
+or nothing.
+
+Nothing touches the workspace until every edit has been parsed, checked and
+applied in memory. The write phase puts each new file next to its target as a
+temporary file and moves it in with ``os.replace`` (readers see the old or the
+new file, never half of one); if any step fails, the files already replaced
+or deleted are restored from the bytes read earlier and the directories we
+created are removed, so the workspace is as it was.
+"""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import os
+import stat
+from pathlib import Path
+
+import attrs
+
+from autopack_core.errors import PatchApplyError, PatchError
+from autopack_core.events import PatchApplied, PatchRefused, Refusal
+from autopack_core.patching import governance as gov
+from autopack_core.patching.hunks import apply_blocks, apply_hunks
+from autopack_core.patching.parse import MODE_EXEC, MODE_FILE, MODE_GITLINK, MODE_LINK, FileEdit, parse_reply
+
+
+@attrs.frozen
+class ApplyResult:
+    """What a governed apply did (or, with ``dry_run``, would do).
+
+    ``files`` are the workspace-relative paths written, created or deleted,
+    sorted. ``refusals`` is empty unless governance refused the patch, in which
+    case nothing was written.
+    """
+
+    files: tuple[str, ...]
+    refusals: tuple[Refusal, ...] = ()
+    dry_run: bool = False
+    format: str = "diff"
+
+    @property
+    def ok(self) -> bool:
+        return not self.refusals
+
+    @property
+    def applied(self) -> bool:
+        return self.ok and not self.dry_run
+
+
+@attrs.frozen
+class _Entry:
+    """A file's state: ``content`` None means absent. ``mode`` is git's mode."""
+
+    content: bytes | None
+    mode: int = MODE_FILE
+
+
+_ABSENT = _Entry(None, 0)
+_tmp_counter = itertools.count()
+
+
+def _mode_of(st: os.stat_result) -> int:
+    if stat.S_ISLNK(st.st_mode):
+        return MODE_LINK
+    if stat.S_ISDIR(st.st_mode):
+        return MODE_GITLINK
+    return MODE_EXEC if st.st_mode & 0o100 else MODE_FILE
+
+
+class _Workspace:
+    """The workspace as the patch sees it: disk, overlaid by earlier edits."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.planned: dict[str, _Entry] = {}
+        self.original: dict[str, tuple[_Entry, int]] = {}
+
+    def _disk(self, path: str) -> _Entry:
+        if path in self.original:
+            return self.original[path][0]
+        full = os.path.join(self.root, path)
+        try:
+            st = os.lstat(full)
+        except (FileNotFoundError, NotADirectoryError):
+            entry, perm = _ABSENT, 0
+        else:
+            perm = stat.S_IMODE(st.st_mode)
+            mode = _mode_of(st)
+            if mode == MODE_LINK:
+                entry = _Entry(os.fsencode(os.readlink(full)), MODE_LINK)
+            elif mode == MODE_GITLINK:
+                entry = _Entry(b"", MODE_GITLINK)
+            else:
+                with open(full, "rb") as fh:
+                    entry = _Entry(fh.read(), mode)
+        self.original[path] = (entry, perm)
+        return entry
+
+    def get(self, path: str) -> _Entry:
+        return self.planned[path] if path in self.planned else self._disk(path)
+
+    def set(self, path: str, entry: _Entry) -> None:
+        self._disk(path)
+        self.planned[path] = entry
+
+    def original_mode(self, path: str) -> int:
+        return self._disk(path).mode
+
+    def changes(self) -> list[tuple[str, _Entry]]:
+        return [(p, e) for p, e in self.planned.items() if e != self.original[p][0]]
+
+
+def _same_type(a: int, b: int) -> bool:
+    return stat.S_IFMT(a) == stat.S_IFMT(b)
+
+
+def _apply_edit(ws: _Workspace, e: FileEdit, policy: gov.GovernancePolicy) -> None:
+    name = e.path
+    if e.binary:
+        raise PatchApplyError(f"{name}: binary patches cannot be applied (no binary data in the reply)", path=name)
+    if e.is_new:
+        base = _Entry(b"", e.new_mode or MODE_FILE)
+        if ws.get(name).content is not None:
+            raise PatchApplyError(f"{name}: already exists in the workspace", path=name)
+    else:
+        base = ws.get(e.old_path)  # type: ignore[arg-type]
+        if base.content is None:
+            if e.blocks and all(not b.search.strip() for b in e.blocks):
+                base = _Entry(None, MODE_FILE)
+            else:
+                raise PatchApplyError(f"{e.old_path}: no such file in the workspace", path=e.old_path or "")
+        if base.mode == MODE_GITLINK:
+            raise PatchApplyError(f"{e.old_path}: is a directory", path=e.old_path or "")
+        if e.old_mode is not None and not _same_type(e.old_mode, base.mode):
+            raise PatchApplyError(f"{e.old_path}: wrong type (the patch expects mode {e.old_mode:o})", path=name)
+    if e.blocks:
+        content = apply_blocks(base.content, e.blocks, path=name)
+    elif e.hunks:
+        content = apply_hunks(base.content or b"", e.hunks, path=name, fuzz=policy.fuzz)
+    else:
+        content = base.content or b""
+    if e.is_delete:
+        if content:
+            raise PatchApplyError(f"{name}: removal patch leaves file contents", path=name)
+        ws.set(e.old_path, _ABSENT)  # type: ignore[arg-type]
+        return
+    mode = e.new_mode if e.new_mode is not None else base.mode
+    if mode == MODE_GITLINK:
+        raise PatchApplyError(f"{name}: submodule changes cannot be applied", path=name)
+    if e.old_path is not None and e.old_path != e.new_path:
+        target = ws.get(name)
+        if target.content is not None:
+            raise PatchApplyError(f"{name}: already exists in the workspace", path=name)
+        if not e.is_copy:
+            ws.set(e.old_path, _ABSENT)
+    ws.set(name, _Entry(content, mode))
+
+
+def _lexical_refusals(edits: list[FileEdit], root: Path, policy: gov.GovernancePolicy) -> list[Refusal]:
+    out: list[Refusal] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(rs: list[Refusal]) -> None:
+        for r in rs:
+            if (r.path, r.rule) not in seen:
+                seen.add((r.path, r.rule))
+                out.append(r)
+
+    for e in edits:
+        paths = [p for p in (e.old_path, e.new_path) if p is not None]
+        for p in paths:
+            add(gov.check_path(p, policy))
+        if e.binary and not policy.allow_binary_patches:
+            add([Refusal(path=e.path, rule=gov.BINARY_PATCH, message="binary patches are not allowed by the policy")])
+        add(gov.check_exec(e.path, e.new_mode, policy))
+        for h in e.hunks:
+            if len(h.lines) > policy.max_hunk_lines:
+                add([Refusal(
+                    path=e.path, rule=gov.HUNK_TOO_LARGE,
+                    message=f"hunk {h.index} has {len(h.lines)} lines; the limit is {policy.max_hunk_lines}",
+                )])
+    if out:
+        return out
+    # Only paths that passed the lexical checks are looked up on disk.
+    for e in edits:
+        for p in {p for p in (e.old_path, e.new_path) if p is not None}:
+            add(gov.check_parents(p, root))
+            # Replacing or removing a link the patch knows is a link is fine;
+            # anything else would write through it.
+            if gov.is_symlink(p, root) and not (p == e.old_path and e.old_mode == MODE_LINK):
+                add([Refusal(path=p, rule=gov.SYMLINK_WRITE, message="path is a symlink; writing through it is refused")])
+    return out
+
+
+def _plan_refusals(ws: _Workspace, policy: gov.GovernancePolicy) -> list[Refusal]:
+    out: list[Refusal] = []
+    links = {p for p, e in ws.planned.items() if e.mode == MODE_LINK and e.content is not None}
+    for path, entry in ws.changes():
+        parents = path.split("/")
+        through = next(("/".join(parents[:k]) for k in range(1, len(parents)) if "/".join(parents[:k]) in links), None)
+        if through is not None:
+            out.append(Refusal(path=path, rule=gov.SYMLINK_WRITE,
+                               message=f"parent {through} becomes a symlink in this patch; writing through it is refused"))
+        if entry.content is None:
+            continue
+        out += gov.check_size(path, len(entry.content), policy)
+        if entry.mode == MODE_LINK:
+            out += gov.check_symlink_target(path, entry.content, policy)
+        if entry.mode != ws.original_mode(path):
+            out += gov.check_exec(path, entry.mode, policy)
+    return out
+
+
+def _tmp_name(full: str) -> str:
+    d, base = os.path.split(full)
+    return os.path.join(d, f".{base}.autopack-{os.getpid()}-{next(_tmp_counter)}.tmp")
+
+
+def _write_file(full: str, entry: _Entry, perm: int | None) -> None:
+    """Write ``entry`` at ``full`` through a temporary file and ``os.replace``."""
+    tmp = _tmp_name(full)
+    try:
+        if entry.mode == MODE_LINK:
+            os.symlink(os.fsdecode(entry.content or b""), tmp)
+        else:
+            if perm is None:
+                create = 0o777 if entry.mode == MODE_EXEC else 0o666
+            else:
+                # Executable for whoever may read it, as chmod +x would do.
+                create = (perm | (perm & 0o444) >> 2 | 0o100) if entry.mode == MODE_EXEC else perm & ~0o111
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), create)
+            try:
+                view = memoryview(entry.content or b"")
+                while view:
+                    view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+            if perm is not None:
+                # An explicit mode is not subject to the umask, so an existing
+                # file keeps its permissions apart from the executable bits.
+                os.chmod(tmp, create)
+        os.replace(tmp, full)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _make_parents(root: str, path: str, created: list[str]) -> None:
+    parts = path.split("/")[:-1]
+    cur = root
+    for part in parts:
+        cur = os.path.join(cur, part)
+        try:
+            os.mkdir(cur)
+        except FileExistsError:
+            st = os.lstat(cur)
+            if not stat.S_ISDIR(st.st_mode):
+                raise PatchApplyError(f"{path}: {cur[len(root) + 1:]} is not a directory", path=path)
+            continue
+        created.append(cur)
+
+
+def _write_plan(ws: _Workspace) -> None:
+    root = str(ws.root)
+    changes = ws.changes()
+    done: list[str] = []
+    created_dirs: list[str] = []
+    try:
+        # Deletions first, so a file may give way to a directory of its name.
+        for path, entry in sorted(changes, key=lambda pe: pe[1].content is not None):
+            full = os.path.join(root, path)
+            if entry.content is None:
+                if ws.original[path][0].content is None:
+                    continue
+                os.unlink(full)
+            else:
+                _make_parents(root, path, created_dirs)
+                old, perm = ws.original[path]
+                _write_file(full, entry, perm if old.content is not None and old.mode != MODE_LINK else None)
+            done.append(path)
+    except BaseException as exc:
+        _rollback(ws, done, created_dirs)
+        if isinstance(exc, PatchError):
+            raise
+        if isinstance(exc, OSError):
+            where = exc.filename or ""
+            raise PatchApplyError(f"writing the patch failed ({exc.strerror}: {where}); workspace restored") from exc
+        raise
+    # Like git, drop directories a deletion left empty.
+    for path, entry in changes:
+        if entry.content is None:
+            d = os.path.dirname(os.path.join(root, path))
+            while d != root and len(d) > len(root):
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    break
+                d = os.path.dirname(d)
+
+
+def _rollback(ws: _Workspace, done: list[str], created_dirs: list[str]) -> None:
+    root = str(ws.root)
+    for path in reversed(done):
+        full = os.path.join(root, path)
+        old, perm = ws.original[path]
+        try:
+            if old.content is None:
+                os.unlink(full)
+            else:
+                _write_file(full, old, perm if old.mode != MODE_LINK else None)
+        except OSError:
+            pass
+    for d in reversed(created_dirs):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
+def governed_apply(
+    reply: str | bytes,
+    workspace: str | os.PathLike[str],
+    policy: gov.GovernancePolicy = gov.DEFAULT_POLICY,
+    *,
+    dry_run: bool = False,
+) -> ApplyResult:
+    """Apply a Builder reply to ``workspace`` under ``policy``, all or nothing.
+
+    Returns an ``ApplyResult``; when governance refuses, ``result.refusals``
+    says why and nothing was written. Raises ``PatchParseError`` when the
+    reply holds no readable edit and ``PatchApplyError`` when an allowed edit
+    does not fit the files (in both cases nothing was written either).
+    With ``dry_run`` every check runs but nothing is written.
+    """
+    edits = parse_reply(reply)
+    try:
+        root = Path(os.path.realpath(workspace))
+    except OSError as exc:
+        raise PatchError(f"{workspace}: {exc.strerror}") from exc
+    if not root.is_dir():
+        raise PatchError(f"{workspace}: workspace is not a directory")
+    fmt = "search-replace" if all(e.blocks for e in edits) else ("diff" if not any(e.blocks for e in edits) else "mixed")
+    refusals = _lexical_refusals(edits, root, policy)
+    if refusals:
+        return ApplyResult(files=(), refusals=tuple(refusals), dry_run=dry_run, format=fmt)
+    ws = _Workspace(root)
+    for e in edits:
+        try:
+            _apply_edit(ws, e, policy)
+        except IsADirectoryError as exc:
+            raise PatchApplyError(f"{e.path}: is a directory", path=e.path) from exc
+        except OSError as exc:
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                raise PatchApplyError(f"{e.path}: cannot read ({exc.strerror})", path=e.path) from exc
+            raise PatchApplyError(f"{e.path}: {exc.strerror}", path=e.path) from exc
+    refusals = _plan_refusals(ws, policy)
+    if refusals:
+        return ApplyResult(files=(), refusals=tuple(refusals), dry_run=dry_run, format=fmt)
+    files = tuple(sorted(p for p, _ in ws.changes()))
+    if not dry_run:
+        _write_plan(ws)
+    return ApplyResult(files=files, refusals=(), dry_run=dry_run, format=fmt)
+
+
+def refused_event(phase_id: str, result: ApplyResult | PatchError | tuple[Refusal, ...]) -> PatchRefused:
+    """The ``PatchRefused`` event for a refusal (an ``ApplyResult``, a
+    ``PatchRefusedError`` or the refusals themselves)."""
+    if isinstance(result, ApplyResult):
+        reasons = result.refusals
+    elif isinstance(result, PatchError):
+        reasons = tuple(getattr(result, "refusals", ()))
+    else:
+        reasons = tuple(result)
+    return PatchRefused(phase_id=phase_id, reasons=tuple(reasons))
+
+
+def applied_event(phase_id: str, result: ApplyResult, commit: str = "") -> PatchApplied:
+    """The ``PatchApplied`` event for a successful apply."""
+    return PatchApplied(phase_id=phase_id, files=result.files, commit=commit)

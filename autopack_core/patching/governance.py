@@ -1,0 +1,252 @@
+"""What a Builder edit may touch, decided before anything is written.
+
+Every check returns ``Refusal(path, rule, message)`` values rather than
+raising, so one reply's every problem is reported at once and each becomes
+part of a ``PatchRefused`` event. Rule names are stable (documented in
+docs/governed-apply.md); config and dashboards key on them.
+
+Path checks are lexical first (no file system access), then look at the
+workspace with ``lstat`` only, so a hostile path is never followed.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import stat
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable
+
+import attrs
+
+from autopack_core.events import Refusal
+
+# Rule names, one per reason a path or edit is refused.
+ABSOLUTE_PATH = "absolute-path"
+DRIVE_LETTER = "drive-letter"
+PARENT_TRAVERSAL = "parent-traversal"
+CONTROL_CHARACTER = "control-character"
+NON_CANONICAL_PATH = "non-canonical-path"
+GIT_DIR = "git-dir"
+AUTOPACK_DIR = "autopack-dir"
+PROTECTED_PATH = "protected-path"
+SYMLINK_WRITE = "symlink-write"
+SYMLINK_ESCAPE = "symlink-escape"
+EXEC_BIT = "exec-bit"
+BINARY_PATCH = "binary-patch"
+FILE_TOO_LARGE = "file-too-large"
+HUNK_TOO_LARGE = "hunk-too-large"
+
+RULES = (
+    ABSOLUTE_PATH, DRIVE_LETTER, PARENT_TRAVERSAL, CONTROL_CHARACTER, NON_CANONICAL_PATH, GIT_DIR,
+    AUTOPACK_DIR, PROTECTED_PATH, SYMLINK_WRITE, SYMLINK_ESCAPE, EXEC_BIT, BINARY_PATCH,
+    FILE_TOO_LARGE, HUNK_TOO_LARGE,
+)
+
+STATE_DIR = ".autopack"
+
+
+@attrs.frozen(kw_only=True)
+class GovernancePolicy:
+    """Limits a patch must respect. ``.git`` and ``.autopack`` are refused
+    whatever ``protected_paths`` says; the defaults list them so config that
+    prints the policy shows them.
+
+    - ``protected_paths``: glob patterns relative to the workspace. ``*``
+      stays within one path component, ``**`` crosses them, a trailing ``/``
+      means the directory and everything under it; a pattern that matches a
+      parent directory protects everything below it. Matching ignores case, as
+      case-insensitive file systems would.
+    - ``exec_protected_paths``: globs where setting the executable bit is
+      refused (hook directories that ``core.hooksPath`` commonly points at).
+    - ``fuzz``: how many context lines a hunk may lose at each end when it
+      does not match exactly (0 = as ``git apply`` by default).
+    """
+
+    protected_paths: tuple[str, ...] = (".git/", ".autopack/")
+    exec_protected_paths: tuple[str, ...] = (".githooks/", ".husky/")
+    allow_binary_patches: bool = False
+    max_file_bytes: int = 16 * 1024 * 1024
+    max_hunk_lines: int = 100_000
+    fuzz: int = 0
+
+
+DEFAULT_POLICY = GovernancePolicy()
+
+# Code points HFS+ ignores when comparing names, so ".g\u200cit" is ".git" there;
+# git refuses them for the same reason (is_hfs_dotgit).
+_HFS_IGNORABLE = dict.fromkeys(
+    [0x200C, 0x200D, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E,
+     0x206A, 0x206B, 0x206C, 0x206D, 0x206E, 0x206F, 0xFEFF]
+)
+_DRIVE_RE = re.compile(r"^[A-Za-z]:")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def components(path: str) -> list[str]:
+    """Path components, treating ``\\`` as a separator too: Windows does, and
+    a patch written for one must not sneak ``..\\`` past us."""
+    return re.split(r"[/\\]", path)
+
+
+def _spelled_as(name: str, target: str, short: str) -> bool:
+    # What NTFS, HFS+ and FAT would all resolve to ``target``: any case,
+    # ignorable code points, trailing dots and spaces, an alternate data
+    # stream suffix (".git::$INDEX_ALLOCATION"), or the 8.3 short name.
+    n = name.translate(_HFS_IGNORABLE).casefold()
+    n = n.split(":", 1)[0].rstrip(" .")
+    return n == target or n == short
+
+
+def is_git_name(name: str) -> bool:
+    """True when a path component is ``.git`` in any spelling git refuses."""
+    return _spelled_as(name, ".git", "git~1")
+
+
+def is_state_name(name: str) -> bool:
+    """True when a path component is Autopack's own state folder in any spelling."""
+    return _spelled_as(name, STATE_DIR, "autopa~1")
+
+
+@lru_cache(maxsize=256)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    pat = pattern.replace("\\", "/").strip("/") if pattern not in ("/", "") else ""
+    out = []
+    i = 0
+    while i < len(pat):
+        c = pat[i]
+        if pat.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pat.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif c == "*":
+            out.append("[^/]*")
+            i += 1
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "[":
+            j = pat.find("]", i + 1)
+            if j < 0:
+                out.append(re.escape(c))
+                i += 1
+            else:
+                body = pat[i + 1:j]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = j + 1
+        else:
+            out.append(re.escape(c))
+            i += 1
+    # A match on a directory covers everything under it.
+    return re.compile("(?:" + "".join(out) + ")(?:/.*)?", re.IGNORECASE | re.DOTALL)
+
+
+def matches_any(path: str, patterns: Iterable[str]) -> str | None:
+    """The first glob in ``patterns`` that covers ``path``, or None."""
+    norm = "/".join(components(path)).casefold()
+    for p in patterns:
+        if _glob_regex(p.casefold()).fullmatch(norm):
+            return p
+    return None
+
+
+def check_path(path: str, policy: GovernancePolicy = DEFAULT_POLICY) -> list[Refusal]:
+    """Lexical checks of one path a patch writes, renames or deletes."""
+    out: list[Refusal] = []
+
+    def refuse(rule: str, message: str) -> None:
+        out.append(Refusal(path=path, rule=rule, message=message))
+
+    if _CONTROL_RE.search(path):
+        refuse(CONTROL_CHARACTER, "path contains a NUL or control character")
+    if path.startswith(("/", "\\")):
+        refuse(ABSOLUTE_PATH, "path is absolute; patches may only name paths inside the workspace")
+    if _DRIVE_RE.match(path):
+        refuse(DRIVE_LETTER, "path starts with a drive letter")
+    parts = components(path)
+    if ".." in parts or any(p.rstrip(" .") == "" and p.count(".") >= 2 for p in parts):
+        refuse(PARENT_TRAVERSAL, "path climbs out with '..'")
+    inner = parts[1:] if path.startswith(("/", "\\")) else parts
+    if not path or any(p in ("", ".") for p in inner):
+        refuse(NON_CANONICAL_PATH, "path is empty or has an empty or '.' component")
+    if any(is_git_name(p) for p in parts):
+        refuse(GIT_DIR, "writes inside .git are never allowed")
+    if any(is_state_name(p) for p in parts):
+        refuse(AUTOPACK_DIR, "Autopack's own state folder .autopack/ is protected")
+    hit = matches_any(path, policy.protected_paths)
+    if hit and not any(r.rule in (GIT_DIR, AUTOPACK_DIR) for r in out):
+        refuse(PROTECTED_PATH, f"path is protected by {hit!r}")
+    return out
+
+
+def check_parents(path: str, root: Path) -> list[Refusal]:
+    """Refuse a path when it, or any directory on the way to it, is a symlink.
+
+    ``root`` must already be resolved. Only ``lstat`` is used, so nothing is
+    followed; a component that does not exist yet ends the walk (it will be
+    created as a real directory).
+    """
+    cur = root
+    parts = components(path)
+    for i, part in enumerate(parts):
+        cur = cur / part
+        try:
+            st = os.lstat(cur)
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            return [Refusal(path=path, rule=SYMLINK_WRITE, message=f"cannot inspect {'/'.join(parts[:i + 1])}: {exc.strerror}")]
+        if stat.S_ISLNK(st.st_mode) and i < len(parts) - 1:
+            return [Refusal(
+                path=path, rule=SYMLINK_WRITE,
+                message=f"parent directory {'/'.join(parts[:i + 1])} is a symlink; writing through it is refused",
+            )]
+    return []
+
+
+def is_symlink(path: str, root: Path) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(root / path).st_mode)
+    except OSError:
+        return False
+
+
+def check_symlink_target(path: str, target: bytes, policy: GovernancePolicy = DEFAULT_POLICY) -> list[Refusal]:
+    """A new or changed symlink must point inside the workspace and not at a
+    protected path (it would be a door for later writes)."""
+    t = target.decode("utf-8", "surrogateescape")
+    if not t or t.startswith(("/", "\\")) or _DRIVE_RE.match(t) or _CONTROL_RE.search(t):
+        return [Refusal(path=path, rule=SYMLINK_ESCAPE, message=f"symlink target {t!r} is absolute or invalid")]
+    joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), t.replace("\\", "/")))
+    if joined == ".." or joined.startswith("../") or joined.startswith("/"):
+        return [Refusal(path=path, rule=SYMLINK_ESCAPE, message=f"symlink target {t!r} points outside the workspace")]
+    if joined != "." and check_path(joined, policy):
+        return [Refusal(path=path, rule=SYMLINK_ESCAPE, message=f"symlink target {t!r} points into a protected path")]
+    return []
+
+
+def check_exec(path: str, mode: int | None, policy: GovernancePolicy = DEFAULT_POLICY) -> list[Refusal]:
+    """Refuse setting the executable bit where git or a hooks path would run it."""
+    if mode is None or not (mode & 0o111) or stat.S_IFMT(mode) != stat.S_IFREG:
+        return []
+    parts = components(path)
+    hit = matches_any(path, policy.exec_protected_paths)
+    if hit or any(is_git_name(p) or is_state_name(p) for p in parts) or matches_any(path, policy.protected_paths):
+        why = f"matches {hit!r}" if hit else "is protected"
+        return [Refusal(path=path, rule=EXEC_BIT, message=f"setting the executable bit is refused: path {why}")]
+    return []
+
+
+def check_size(path: str, size: int, policy: GovernancePolicy = DEFAULT_POLICY) -> list[Refusal]:
+    if size > policy.max_file_bytes:
+        return [Refusal(
+            path=path, rule=FILE_TOO_LARGE,
+            message=f"resulting file has {size} bytes; the limit is {policy.max_file_bytes}",
+        )]
+    return []
