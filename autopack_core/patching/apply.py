@@ -17,6 +17,9 @@ import os
 import stat
 from pathlib import Path
 
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, TypeVar
+
 import attrs
 
 from autopack_core.errors import PatchApplyError, PatchError
@@ -58,6 +61,7 @@ class _Entry:
 
 
 _ABSENT = _Entry(None, 0)
+T = TypeVar("T")
 _tmp_counter = itertools.count()
 
 
@@ -169,8 +173,7 @@ def _lexical_refusals(edits: list[FileEdit], root: Path, policy: gov.GovernanceP
                 out.append(r)
 
     for e in edits:
-        paths = [p for p in (e.old_path, e.new_path) if p is not None]
-        for p in paths:
+        for p in {p for p in (e.old_path, e.new_path) if p is not None}:
             add(gov.check_path(p, policy))
         if e.binary and not policy.allow_binary_patches:
             add([Refusal(path=e.path, rule=gov.BINARY_PATCH, message="binary patches are not allowed by the policy")])
@@ -184,12 +187,13 @@ def _lexical_refusals(edits: list[FileEdit], root: Path, policy: gov.GovernanceP
     if out:
         return out
     # Only paths that passed the lexical checks are looked up on disk.
+    cache = gov.LstatCache(root)
     for e in edits:
         for p in {p for p in (e.old_path, e.new_path) if p is not None}:
-            add(gov.check_parents(p, root))
+            add(gov.check_parents(p, cache))
             # Replacing or removing a link the patch knows is a link is fine;
             # anything else would write through it.
-            if gov.is_symlink(p, root) and not (p == e.old_path and e.old_mode == MODE_LINK):
+            if gov.is_symlink(p, cache) and not (p == e.old_path and e.old_mode == MODE_LINK):
                 add([Refusal(path=p, rule=gov.SYMLINK_WRITE, message="path is a symlink; writing through it is refused")])
     return out
 
@@ -218,36 +222,79 @@ def _tmp_name(full: str) -> str:
     return os.path.join(d, f".{base}.autopack-{os.getpid()}-{next(_tmp_counter)}.tmp")
 
 
-def _write_file(full: str, entry: _Entry, perm: int | None) -> None:
-    """Write ``entry`` at ``full`` through a temporary file and ``os.replace``."""
+def _stage(full: str, entry: _Entry, perm: int | None) -> str:
+    """Write ``entry`` to a new temporary file beside ``full``; return its path."""
     tmp = _tmp_name(full)
+    if entry.mode == MODE_LINK:
+        os.symlink(os.fsdecode(entry.content or b""), tmp)
+        return tmp
+    if perm is None:
+        create = 0o777 if entry.mode == MODE_EXEC else 0o666
+    else:
+        # Executable for whoever may read it, as chmod +x would do.
+        create = (perm | (perm & 0o444) >> 2 | 0o100) if entry.mode == MODE_EXEC else perm & ~0o111
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), create)
     try:
-        if entry.mode == MODE_LINK:
-            os.symlink(os.fsdecode(entry.content or b""), tmp)
-        else:
-            if perm is None:
-                create = 0o777 if entry.mode == MODE_EXEC else 0o666
-            else:
-                # Executable for whoever may read it, as chmod +x would do.
-                create = (perm | (perm & 0o444) >> 2 | 0o100) if entry.mode == MODE_EXEC else perm & ~0o111
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), create)
-            try:
-                view = memoryview(entry.content or b"")
-                while view:
-                    view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
-            if perm is not None:
-                # An explicit mode is not subject to the umask, so an existing
-                # file keeps its permissions apart from the executable bits.
-                os.chmod(tmp, create)
+        view = memoryview(entry.content or b"")
+        while view:
+            view = view[os.write(fd, view):]
+        if perm is not None:
+            # An explicit mode is not subject to the umask, so an existing
+            # file keeps its permissions apart from the executable bits.
+            os.fchmod(fd, create)
+    except BaseException:
+        os.close(fd)
+        _unlink_quietly(tmp)
+        raise
+    os.close(fd)
+    return tmp
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def _write_file(full: str, entry: _Entry, perm: int | None) -> None:
+    tmp = _stage(full, entry, perm)
+    try:
         os.replace(tmp, full)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink_quietly(tmp)
         raise
+
+
+_pool: ThreadPoolExecutor | None = None
+_PARALLEL_FROM = 8
+
+
+def _each(fn: Callable[..., T], jobs: list[tuple]) -> tuple[list[T | None], BaseException | None]:
+    """Run ``fn(*job)`` for every job, in threads when there are many (file
+    creation is I/O-bound and releases the GIL). Returns every result (None
+    where it failed) and the first error, after all jobs have finished, so the
+    caller knows exactly what to undo."""
+    global _pool
+    results: list[T | None] = [None] * len(jobs)
+    error: BaseException | None = None
+    if len(jobs) < _PARALLEL_FROM:
+        for k, job in enumerate(jobs):
+            try:
+                results[k] = fn(*job)
+            except BaseException as exc:  # noqa: BLE001 - re-raised by the caller after cleanup
+                error = exc
+                break
+        return results, error
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="autopack-apply")
+    futures = [_pool.submit(fn, *job) for job in jobs]
+    for k, fut in enumerate(futures):
+        try:
+            results[k] = fut.result()
+        except BaseException as exc:  # noqa: BLE001
+            error = error or exc
+    return results, error
 
 
 def _make_parents(root: str, path: str, created: list[str]) -> None:
@@ -265,25 +312,44 @@ def _make_parents(root: str, path: str, created: list[str]) -> None:
         created.append(cur)
 
 
+def _replace(tmp: str, full: str) -> bool:
+    os.replace(tmp, full)
+    return True
+
+
 def _write_plan(ws: _Workspace) -> None:
     root = str(ws.root)
     changes = ws.changes()
     done: list[str] = []
     created_dirs: list[str] = []
+    staged: list[str] = []
     try:
         # Deletions first, so a file may give way to a directory of its name.
-        for path, entry in sorted(changes, key=lambda pe: pe[1].content is not None):
-            full = os.path.join(root, path)
-            if entry.content is None:
-                if ws.original[path][0].content is None:
-                    continue
-                os.unlink(full)
-            else:
-                _make_parents(root, path, created_dirs)
-                old, perm = ws.original[path]
-                _write_file(full, entry, perm if old.content is not None and old.mode != MODE_LINK else None)
-            done.append(path)
+        for path, entry in changes:
+            if entry.content is None and ws.original[path][0].content is not None:
+                os.unlink(os.path.join(root, path))
+                done.append(path)
+        writes = [(p, e) for p, e in changes if e.content is not None]
+        jobs = []
+        for path, entry in writes:
+            _make_parents(root, path, created_dirs)
+            old, perm = ws.original[path]
+            jobs.append((os.path.join(root, path), entry, perm if old.content is not None and old.mode != MODE_LINK else None))
+        # Every new file is written in full before any target is replaced, so
+        # most failures (disk full, permissions) leave targets untouched.
+        tmps, error = _each(_stage, jobs)
+        staged = [t for t in tmps if t is not None]
+        if error is not None:
+            raise error
+        moved, error = _each(_replace, [(tmp, job[0]) for tmp, job in zip(tmps, jobs)])
+        done += [path for (path, _), ok in zip(writes, moved) if ok]
+        staged = [tmp for tmp, ok in zip(tmps, moved) if not ok]  # type: ignore[misc]
+        if error is not None:
+            raise error
+        staged = []
     except BaseException as exc:
+        for tmp in staged:
+            _unlink_quietly(tmp)
         _rollback(ws, done, created_dirs)
         if isinstance(exc, PatchError):
             raise

@@ -95,7 +95,12 @@ def _spelled_as(name: str, target: str, short: str) -> bool:
     # What NTFS, HFS+ and FAT would all resolve to ``target``: any case,
     # ignorable code points, trailing dots and spaces, an alternate data
     # stream suffix (".git::$INDEX_ALLOCATION"), or the 8.3 short name.
-    n = name.translate(_HFS_IGNORABLE).casefold()
+    if name.isascii():
+        n = name.lower()
+        if short[:3] not in n:
+            return False
+    else:
+        n = name.translate(_HFS_IGNORABLE).casefold()
     n = n.split(":", 1)[0].rstrip(" .")
     return n == target or n == short
 
@@ -185,36 +190,63 @@ def check_path(path: str, policy: GovernancePolicy = DEFAULT_POLICY) -> list[Ref
     return out
 
 
-def check_parents(path: str, root: Path) -> list[Refusal]:
-    """Refuse a path when it, or any directory on the way to it, is a symlink.
+class LstatCache:
+    """``lstat`` modes of workspace paths, looked up once per patch (files of
+    one patch share most of their parent directories)."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = str(root)
+        self._modes: dict[str, int | None | OSError] = {}
+
+    def mode(self, rel: str) -> int | None:
+        """``st_mode`` of ``rel`` without following it; None if it does not exist."""
+        got = self._modes.get(rel, False)
+        if got is False:
+            try:
+                got = os.lstat(os.path.join(self.root, rel)).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                got = None
+            except OSError as exc:
+                got = exc
+            self._modes[rel] = got
+        if isinstance(got, OSError):
+            raise got
+        return got  # type: ignore[return-value]
+
+
+def check_parents(path: str, root: Path | LstatCache) -> list[Refusal]:
+    """Refuse a path when any directory on the way to it is a symlink.
 
     ``root`` must already be resolved. Only ``lstat`` is used, so nothing is
     followed; a component that does not exist yet ends the walk (it will be
     created as a real directory).
     """
-    cur = root
+    cache = root if isinstance(root, LstatCache) else LstatCache(root)
     parts = components(path)
-    for i, part in enumerate(parts):
-        cur = cur / part
+    for i in range(len(parts) - 1):
+        rel = "/".join(parts[:i + 1])
         try:
-            st = os.lstat(cur)
-        except (FileNotFoundError, NotADirectoryError):
-            return []
+            mode = cache.mode(rel)
         except OSError as exc:
-            return [Refusal(path=path, rule=SYMLINK_WRITE, message=f"cannot inspect {'/'.join(parts[:i + 1])}: {exc.strerror}")]
-        if stat.S_ISLNK(st.st_mode) and i < len(parts) - 1:
+            return [Refusal(path=path, rule=SYMLINK_WRITE, message=f"cannot inspect {rel}: {exc.strerror}")]
+        if mode is None:
+            return []
+        if stat.S_ISLNK(mode):
             return [Refusal(
                 path=path, rule=SYMLINK_WRITE,
-                message=f"parent directory {'/'.join(parts[:i + 1])} is a symlink; writing through it is refused",
+                message=f"parent directory {rel} is a symlink; writing through it is refused",
             )]
     return []
 
 
-def is_symlink(path: str, root: Path) -> bool:
+def is_symlink(path: str, root: Path | LstatCache) -> bool:
+    """True when ``path`` itself is a symlink (not followed)."""
+    cache = root if isinstance(root, LstatCache) else LstatCache(root)
     try:
-        return stat.S_ISLNK(os.lstat(root / path).st_mode)
+        mode = cache.mode(path)
     except OSError:
         return False
+    return mode is not None and stat.S_ISLNK(mode)
 
 
 def check_symlink_target(path: str, target: bytes, policy: GovernancePolicy = DEFAULT_POLICY) -> list[Refusal]:
