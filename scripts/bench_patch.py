@@ -4,7 +4,9 @@ Builds a 1,000-file git repository in a temp directory, makes a 3-file and a
 50-file patch with real ``git diff`` (plus their reverses, so each run can
 undo the last), then applies forward/reverse pairs through the click command
 in process and through ``git apply`` as a subprocess (process start included,
-as a user or executor would pay it). Prints one JSON object.
+as a user or executor would pay it). The two are interleaved pair by pair
+so both see the same machine load; per-patch figures are medians (means
+are given too). Prints one JSON object.
 
     python scripts/bench_patch.py [--iterations N]
 """
@@ -17,6 +19,7 @@ import io
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,36 +68,27 @@ def make_patch(root: Path, names: list[str]) -> tuple[bytes, bytes]:
     return forward, reverse
 
 
-def time_autopack(ws: Path, fwd: Path, rev: Path, iterations: int) -> float:
+def measure(ws: Path, fwd: Path, rev: Path, iterations: int) -> tuple[list[float], list[float]]:
+    """Seconds per patch for each forward+reverse pair, ours and git's,
+    interleaved so that both see the same machine load."""
     from autopack_core.commands.patch import patch_group
 
-    def apply(p: Path) -> None:
+    def ours(p: Path) -> None:
         patch_group.main(["apply", str(p), "--workspace", str(ws)], prog_name="autopack patch", standalone_mode=False)
 
-    sink = io.StringIO()
-    with contextlib.redirect_stdout(sink):
-        apply(fwd)  # warm-up: imports
-        apply(rev)
-        start = time.perf_counter()
-        for _ in range(iterations):
-            apply(fwd)
-            apply(rev)
-        elapsed = time.perf_counter() - start
-    return elapsed / (2 * iterations)
-
-
-def time_git(ws: Path, fwd: Path, rev: Path, iterations: int) -> float:
-    def apply(p: Path) -> None:
+    def theirs(p: Path) -> None:
         subprocess.run(["git", "apply", str(p)], cwd=ws, env=ENV, check=True, capture_output=True)
 
-    apply(fwd)
-    apply(rev)
-    start = time.perf_counter()
-    for _ in range(iterations):
-        apply(fwd)
-        apply(rev)
-    elapsed = time.perf_counter() - start
-    return elapsed / (2 * iterations)
+    samples: tuple[list[float], list[float]] = ([], [])
+    with contextlib.redirect_stdout(io.StringIO()):
+        for k in range(iterations + 1):
+            for fn, out in ((ours, samples[0]), (theirs, samples[1])):
+                start = time.perf_counter()
+                fn(fwd)
+                fn(rev)
+                if k:  # the first round warms caches and imports
+                    out.append((time.perf_counter() - start) / 2)
+    return samples
 
 
 def main() -> None:
@@ -117,8 +111,8 @@ def main() -> None:
             fwd, rev = Path(tmp, f"fwd{count}.patch"), Path(tmp, f"rev{count}.patch")
             fwd.write_bytes(forward)
             rev.write_bytes(reverse)
-            ours = time_autopack(ws, fwd, rev, args.iterations)
-            theirs = time_git(ws, fwd, rev, args.iterations)
+            ours_s, git_s = measure(ws, fwd, rev, args.iterations)
+            ours, theirs = statistics.median(ours_s), statistics.median(git_s)
             if git(ws, "status", "--porcelain"):
                 raise SystemExit("benchmark left the workspace modified")
             out["cases"][f"{count}_files"] = {  # type: ignore[index]
@@ -127,6 +121,8 @@ def main() -> None:
                 "git_apply_patches_per_s": round(1 / theirs, 1),
                 "autopack_ms_per_patch": round(ours * 1000, 3),
                 "git_apply_ms_per_patch": round(theirs * 1000, 3),
+                "autopack_mean_ms_per_patch": round(statistics.fmean(ours_s) * 1000, 3),
+                "git_apply_mean_ms_per_patch": round(statistics.fmean(git_s) * 1000, 3),
                 "speedup_vs_git_apply": round(theirs / ours, 2),
             }
     json.dump(out, sys.stdout)

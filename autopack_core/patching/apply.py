@@ -238,7 +238,7 @@ def _stage(full: str, entry: _Entry, perm: int | None) -> str:
         view = memoryview(entry.content or b"")
         while view:
             view = view[os.write(fd, view):]
-        if perm is not None:
+        if perm is not None and create & _UMASK:
             # An explicit mode is not subject to the umask, so an existing
             # file keeps its permissions apart from the executable bits.
             os.fchmod(fd, create)
@@ -266,8 +266,23 @@ def _write_file(full: str, entry: _Entry, perm: int | None) -> None:
         raise
 
 
+def _read_umask() -> int:
+    # os.umask can only be read by setting it, which races with other
+    # threads; Linux reports it in /proc. Elsewhere assume the worst (always
+    # chmod explicitly).
+    try:
+        with open("/proc/self/status", "rb") as fh:
+            for line in fh:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0o777
+
+
+_UMASK = _read_umask()
 _pool: ThreadPoolExecutor | None = None
-_PARALLEL_FROM = 8
+_PARALLEL_FROM = 2
 
 
 def _each(fn: Callable[..., T], jobs: list[tuple]) -> tuple[list[T | None], BaseException | None]:
@@ -297,11 +312,14 @@ def _each(fn: Callable[..., T], jobs: list[tuple]) -> tuple[list[T | None], Base
     return results, error
 
 
-def _make_parents(root: str, path: str, created: list[str]) -> None:
+def _make_parents(root: str, path: str, created: list[str], known: set[str]) -> None:
     parts = path.split("/")[:-1]
     cur = root
     for part in parts:
         cur = os.path.join(cur, part)
+        if cur in known:
+            continue
+        known.add(cur)
         try:
             os.mkdir(cur)
         except FileExistsError:
@@ -331,8 +349,9 @@ def _write_plan(ws: _Workspace) -> None:
                 done.append(path)
         writes = [(p, e) for p, e in changes if e.content is not None]
         jobs = []
+        known_dirs: set[str] = set()
         for path, entry in writes:
-            _make_parents(root, path, created_dirs)
+            _make_parents(root, path, created_dirs, known_dirs)
             old, perm = ws.original[path]
             jobs.append((os.path.join(root, path), entry, perm if old.content is not None and old.mode != MODE_LINK else None))
         # Every new file is written in full before any target is replaced, so

@@ -226,14 +226,14 @@ def _parse_hunks(r: _Reader, path: str) -> list[Hunk]:
         old_start, new_start = int(m.group(1)), int(m.group(3))
         old_count = int(m.group(2)) if m.group(2) is not None else 1
         new_count = int(m.group(4)) if m.group(4) is not None else 1
-        r.i += 1
+        lines, i, n = r.lines, r.i + 1, len(r.lines)
         body: list[list] = []
         old_left, new_left = old_count, new_count
         while old_left > 0 or new_left > 0:
-            cur = r.peek()
+            cur = lines[i] if i < n else None
             c = cur[:1] if cur is not None else b""
             if c == b" ":
-                body.append([" ", cur[1:]])
+                body.append([" ", cur[1:]])  # type: ignore[index]
                 old_left -= 1
                 new_left -= 1
             elif cur == b"\n":
@@ -243,15 +243,15 @@ def _parse_hunks(r: _Reader, path: str) -> list[Hunk]:
                 old_left -= 1
                 new_left -= 1
             elif c == b"-":
-                body.append(["-", cur[1:]])
+                body.append(["-", cur[1:]])  # type: ignore[index]
                 old_left -= 1
             elif c == b"+":
-                body.append(["+", cur[1:]])
+                body.append(["+", cur[1:]])  # type: ignore[index]
                 new_left -= 1
             elif c == b"\\" and body:
                 _drop_newline(body[-1])
             else:
-                where = f"line {r.i + 1}" if cur is not None else "end of reply"
+                where = f"line {i + 1}" if cur is not None else "end of reply"
                 raise PatchParseError(
                     f"{path}: hunk {index} (line {line_no}): header says -{old_count} +{new_count} lines "
                     f"but the hunk ends at {where} with {old_left} old and {new_left} new line(s) missing",
@@ -262,7 +262,8 @@ def _parse_hunks(r: _Reader, path: str) -> list[Hunk]:
                     f"{path}: hunk {index} (line {line_no}): more lines than the header's -{old_count} +{new_count}",
                     kind="hunk-count-mismatch", path=path, hunk=index, line=line_no,
                 )
-            r.i += 1
+            i += 1
+        r.i = i
         nxt = r.peek()
         if nxt is not None and nxt.startswith(b"\\") and body:
             _drop_newline(body[-1])
