@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from autopack_core.errors import PatchApplyError
+from autopack_core.errors import PatchApplyError, PatchRefusedError
 from autopack_core.events import PatchApplied, PatchRefused
 from autopack_core.patching import GovernancePolicy, applied_event, governed_apply, refused_event
 from patch_support import snapshot
@@ -171,3 +171,13 @@ def test_events_from_results(tmp_path: Path) -> None:
     refused = governed_apply("--- /dev/null\n+++ b/.git/config\n@@ -0,0 +1 @@\n+x\n", ws)
     ev = refused_event("p1", refused)
     assert isinstance(ev, PatchRefused) and [(r.path, r.rule) for r in ev.reasons] == [(".git/config", "git-dir")]
+
+
+def test_refusal_as_exception(tmp_path: Path) -> None:
+    ws = _ws(tmp_path, {"a.txt": "a\n"})
+    result = governed_apply("--- /dev/null\n+++ b/../x\n@@ -0,0 +1 @@\n+x\n", ws)
+    with pytest.raises(PatchRefusedError, match=r"patch refused: \.\./x: parent-traversal") as ei:
+        result.raise_for_refusals()
+    assert ei.value.refusals == result.refusals and ei.value.exit_code == 1
+    ok = governed_apply("--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n", ws)
+    assert ok.raise_for_refusals() is ok

@@ -9,6 +9,7 @@ result; when ours fails, the workspace must be exactly as before.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -217,3 +218,36 @@ def test_mode_change_and_rename_agree_with_git_apply(tmp_path) -> None:
                              {"run.sh": body, "new/name.txt": body + b"more\n"}, frozenset({"run.sh"}))
     assert b"new mode 100755" in patch and b"rename from" in patch
     _compare(patch, {"run.sh": body, "old/name.txt": body})
+
+
+def test_symlink_changes_agree_with_git_apply(tmp_path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    write_tree(repo, {"a.txt": b"a\n", "b.txt": b"b\n", "sub/c.txt": b"c\n"})
+    os.symlink("a.txt", repo / "link")
+    os.symlink("../a.txt", repo / "sub" / "gone")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "before")
+    os.unlink(repo / "link")
+    os.symlink("b.txt", repo / "link")
+    os.symlink("c.txt", repo / "sub" / "new")
+    os.unlink(repo / "sub" / "gone")
+    git(repo, "add", "-A")
+    patch = git(repo, "diff", "--cached").stdout
+    assert patch.count(b"120000") >= 3
+
+    def pre_image(root: Path) -> None:
+        root.mkdir()
+        write_tree(root, {"a.txt": b"a\n", "b.txt": b"b\n", "sub/c.txt": b"c\n"})
+        os.symlink("a.txt", root / "link")
+        os.symlink("../a.txt", root / "sub" / "gone")
+
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    pre_image(ours)
+    pre_image(theirs)
+    assert git_apply(theirs, patch).returncode == 0
+    result = governed_apply(patch, ours)
+    assert result.files == ("link", "sub/gone", "sub/new")
+    assert snapshot(ours) == snapshot(theirs)
+    assert os.readlink(ours / "link") == "b.txt"

@@ -22,7 +22,7 @@ from typing import Callable, TypeVar
 
 import attrs
 
-from autopack_core.errors import PatchApplyError, PatchError
+from autopack_core.errors import PatchApplyError, PatchError, PatchRefusedError
 from autopack_core.events import PatchApplied, PatchRefused, Refusal
 from autopack_core.patching import governance as gov
 from autopack_core.patching.hunks import apply_blocks, apply_hunks
@@ -50,6 +50,13 @@ class ApplyResult:
     @property
     def applied(self) -> bool:
         return self.ok and not self.dry_run
+
+    def raise_for_refusals(self) -> "ApplyResult":
+        """Raise ``PatchRefusedError`` (carrying the refusals) if refused, for
+        callers that prefer exceptions; return self otherwise."""
+        if self.refusals:
+            raise PatchRefusedError(self.refusals)
+        return self
 
 
 @attrs.frozen
