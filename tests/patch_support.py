@@ -46,8 +46,9 @@ def git_apply(root: Path, patch: bytes, *extra: str) -> subprocess.CompletedProc
     return git(root, "apply", "--whitespace=nowarn", *extra, "-", input=patch, check=False)
 
 
-def git_diff_between(repo: Path, before: dict[str, bytes], after: dict[str, bytes],
-                     exec_after: frozenset[str] = frozenset()) -> bytes:
+def git_diff_between(
+    repo: Path, before: dict[str, bytes], after: dict[str, bytes], exec_after: frozenset[str] = frozenset()
+) -> bytes:
     """The patch real ``git diff --cached`` writes for ``before`` → ``after``."""
     for rel in list(before):
         (repo / rel).unlink(missing_ok=True)

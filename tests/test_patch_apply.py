@@ -45,8 +45,10 @@ def test_search_replace_keeps_crlf(tmp_path: Path) -> None:
 def test_search_replace_ambiguous_names_block(tmp_path: Path) -> None:
     ws = _ws(tmp_path, {"a.py": "x = 1\ny = 2\nx = 1\n", "b.py": "keep\n"})
     before = snapshot(ws)
-    reply = ("b.py\n<<<<<<< SEARCH\nkeep\n=======\nchanged\n>>>>>>> REPLACE\n"
-             "a.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 3\n>>>>>>> REPLACE\n")
+    reply = (
+        "b.py\n<<<<<<< SEARCH\nkeep\n=======\nchanged\n>>>>>>> REPLACE\n"
+        "a.py\n<<<<<<< SEARCH\nx = 1\n=======\nx = 3\n>>>>>>> REPLACE\n"
+    )
     with pytest.raises(PatchApplyError, match=r"a\.py: search/replace block 2 .*matches 2 times") as ei:
         governed_apply(reply, ws)
     assert ei.value.hunk == 2
@@ -55,7 +57,9 @@ def test_search_replace_ambiguous_names_block(tmp_path: Path) -> None:
 
 def test_search_replace_no_match_names_block(tmp_path: Path) -> None:
     ws = _ws(tmp_path, {"a.py": "x = 1\n"})
-    with pytest.raises(PatchApplyError, match=r"a\.py: search/replace block 1 \(line 2\): SEARCH text not found"):
+    with pytest.raises(
+        PatchApplyError, match=r"a\.py: search/replace block 1 \(line 2\): SEARCH text not found"
+    ):
         governed_apply("a.py\n<<<<<<< SEARCH\nz = 1\n=======\nz = 2\n>>>>>>> REPLACE\n", ws)
 
 
@@ -95,9 +99,11 @@ def test_changed_context_fails_without_fuzz_and_applies_with_it(tmp_path: Path) 
 def test_failure_in_last_file_leaves_first_untouched(tmp_path: Path) -> None:
     ws = _ws(tmp_path, {"a.txt": "a\n", "b.txt": "b\n"})
     before = snapshot(ws)
-    reply = ("--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n"
-             "--- /dev/null\n+++ b/new/dir/c.txt\n@@ -0,0 +1 @@\n+c\n"
-             "--- a/b.txt\n+++ b/b.txt\n@@ -1 +1 @@\n-nope\n+B\n")
+    reply = (
+        "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n"
+        "--- /dev/null\n+++ b/new/dir/c.txt\n@@ -0,0 +1 @@\n+c\n"
+        "--- a/b.txt\n+++ b/b.txt\n@@ -1 +1 @@\n-nope\n+B\n"
+    )
     with pytest.raises(PatchApplyError, match="b.txt: hunk 1"):
         governed_apply(reply, ws)
     assert snapshot(ws) == before
@@ -110,8 +116,10 @@ def test_write_failure_rolls_back_files_already_replaced(tmp_path: Path) -> None
         pytest.skip("root ignores directory permissions")
     ws = _ws(tmp_path, {"a.txt": "a\n", "locked/b.txt": "b\n"})
     before = snapshot(ws)
-    reply = ("--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n"
-             "--- a/locked/b.txt\n+++ b/locked/b.txt\n@@ -1 +1 @@\n-b\n+B\n")
+    reply = (
+        "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n"
+        "--- a/locked/b.txt\n+++ b/locked/b.txt\n@@ -1 +1 @@\n-b\n+B\n"
+    )
     os.chmod(ws / "locked", 0o555)
     try:
         with pytest.raises(PatchApplyError, match="workspace restored"):
@@ -126,9 +134,11 @@ def test_write_failure_rolls_back_even_as_root(tmp_path: Path) -> None:
     # phase for every user; the earlier edits and new directories must go.
     ws = _ws(tmp_path, {"a.txt": "a\n", "blocker": "not a dir\n"})
     before = snapshot(ws)
-    reply = ("--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n"
-             "--- /dev/null\n+++ b/fresh/dir/x.txt\n@@ -0,0 +1 @@\n+x\n"
-             "--- /dev/null\n+++ b/blocker/inner.txt\n@@ -0,0 +1 @@\n+x\n")
+    reply = (
+        "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n"
+        "--- /dev/null\n+++ b/fresh/dir/x.txt\n@@ -0,0 +1 @@\n+x\n"
+        "--- /dev/null\n+++ b/blocker/inner.txt\n@@ -0,0 +1 @@\n+x\n"
+    )
     with pytest.raises(PatchApplyError, match="not a directory"):
         governed_apply(reply, ws)
     assert snapshot(ws) == before
@@ -144,8 +154,10 @@ def test_dry_run_writes_nothing(tmp_path: Path) -> None:
 
 def test_successive_edits_to_one_file_chain(tmp_path: Path) -> None:
     ws = _ws(tmp_path, {"a.txt": BODY})
-    reply = ("--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,2 @@\n-line 1\n+first\n line 2\n"
-             "a.txt\n<<<<<<< SEARCH\nfirst\n=======\nFIRST\n>>>>>>> REPLACE\n")
+    reply = (
+        "--- a/a.txt\n+++ b/a.txt\n@@ -1,2 +1,2 @@\n-line 1\n+first\n line 2\n"
+        "a.txt\n<<<<<<< SEARCH\nfirst\n=======\nFIRST\n>>>>>>> REPLACE\n"
+    )
     result = governed_apply(reply, ws)
     assert result.format == "mixed"
     assert (ws / "a.txt").read_text().startswith("FIRST\nline 2\n")
@@ -167,10 +179,14 @@ def test_no_temp_files_left_behind(tmp_path: Path) -> None:
 def test_events_from_results(tmp_path: Path) -> None:
     ws = _ws(tmp_path, {"a.txt": "a\n"})
     ok = governed_apply("--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n", ws)
-    assert applied_event("p1", ok, commit="abc") == PatchApplied(phase_id="p1", files=("a.txt",), commit="abc")
+    assert applied_event("p1", ok, commit="abc") == PatchApplied(
+        phase_id="p1", files=("a.txt",), commit="abc"
+    )
     refused = governed_apply("--- /dev/null\n+++ b/.git/config\n@@ -0,0 +1 @@\n+x\n", ws)
     ev = refused_event("p1", refused)
-    assert isinstance(ev, PatchRefused) and [(r.path, r.rule) for r in ev.reasons] == [(".git/config", "git-dir")]
+    assert isinstance(ev, PatchRefused) and [(r.path, r.rule) for r in ev.reasons] == [
+        (".git/config", "git-dir")
+    ]
 
 
 def test_refusal_as_exception(tmp_path: Path) -> None:

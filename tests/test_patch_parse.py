@@ -29,8 +29,16 @@ def test_git_diff_with_two_hunks() -> None:
     [e] = parse_reply(GIT_DIFF)
     assert (e.old_path, e.new_path) == ("src/app.py", "src/app.py")
     assert e.old_mode == MODE_FILE and e.new_mode == MODE_FILE
-    assert [(h.old_start, h.old_count, h.new_start, h.new_count) for h in e.hunks] == [(1, 3, 1, 3), (10, 2, 10, 3)]
-    assert e.hunks[0].lines == ((" ", b"import os\n"), ("-", b"x = 1\n"), ("+", b"x = 2\n"), (" ", b"print(x)\n"))
+    assert [(h.old_start, h.old_count, h.new_start, h.new_count) for h in e.hunks] == [
+        (1, 3, 1, 3),
+        (10, 2, 10, 3),
+    ]
+    assert e.hunks[0].lines == (
+        (" ", b"import os\n"),
+        ("-", b"x = 1\n"),
+        ("+", b"x = 2\n"),
+        (" ", b"print(x)\n"),
+    )
     assert e.format == "diff"
 
 
@@ -96,7 +104,11 @@ new file mode 120000
     new, gone, moved, tool, empty, link = parse_reply(reply)
     assert new.is_new and new.new_mode == MODE_EXEC and new.path == "new.sh"
     assert gone.is_delete and gone.old_path == "gone.txt" and gone.new_path is None
-    assert moved.is_rename and (moved.old_path, moved.new_path) == ("old name.txt", "new name.txt") and not moved.hunks
+    assert (
+        moved.is_rename
+        and (moved.old_path, moved.new_path) == ("old name.txt", "new name.txt")
+        and not moved.hunks
+    )
     assert (tool.old_mode, tool.new_mode) == (MODE_FILE, MODE_EXEC)
     assert empty.is_new and not empty.hunks
     assert link.new_mode == MODE_LINK and link.hunks[0].lines == (("+", b"target"),)
@@ -175,10 +187,13 @@ def test_broken_hunk_header_names_file_and_hunk() -> None:
     assert "f.txt: hunk 2" in str(ei.value)
 
 
-@pytest.mark.parametrize("body", [
-    " a\n-b\n+c\n",            # header promises 3 old lines, only 2 given
-    " a\n-b\n-c\n-d\n+c\n",    # one old line too many runs into garbage
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        " a\n-b\n+c\n",  # header promises 3 old lines, only 2 given
+        " a\n-b\n-c\n-d\n+c\n",  # one old line too many runs into garbage
+    ],
+)
 def test_count_mismatch_names_file_and_hunk(body: str) -> None:
     reply = "--- a/g.txt\n+++ b/g.txt\n@@ -1,3 +1,2 @@\n" + body + "that was the diff\n"
     with pytest.raises(PatchParseError) as ei:

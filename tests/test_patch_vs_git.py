@@ -52,7 +52,7 @@ def edited(draw: st.DrawFn, data: bytes) -> bytes:
         if op == "insert":
             lines[at:at] = draw(st.lists(line_st, min_size=1, max_size=3))
         elif op == "delete" and at < len(lines):
-            del lines[at:at + draw(st.integers(1, 3))]
+            del lines[at : at + draw(st.integers(1, 3))]
         elif op == "replace" and at < len(lines):
             lines[at] = draw(line_st) + "!"
         elif op == "toggle-eof":
@@ -65,8 +65,14 @@ def edited(draw: st.DrawFn, data: bytes) -> bytes:
 
 @st.composite
 def change_set(draw: st.DrawFn) -> tuple[dict[str, bytes], dict[str, bytes], frozenset[str]]:
-    names = draw(st.lists(st.sampled_from(["a.txt", "b.txt", "src/c.py", "src/deep/d.md", "e f.txt"]),
-                          min_size=1, max_size=4, unique=True))
+    names = draw(
+        st.lists(
+            st.sampled_from(["a.txt", "b.txt", "src/c.py", "src/deep/d.md", "e f.txt"]),
+            min_size=1,
+            max_size=4,
+            unique=True,
+        )
+    )
     before = {n: draw(text_file()) for n in names}
     after: dict[str, bytes] = {}
     for n, data in before.items():
@@ -74,7 +80,9 @@ def change_set(draw: st.DrawFn) -> tuple[dict[str, bytes], dict[str, bytes], fro
         if fate == "edit":
             after[n] = draw(edited(data))
         elif fate == "rename":
-            after["moved/" + n.replace("/", "_")] = data + b"tail\n" if data.endswith(b"\n") or not data else data
+            after["moved/" + n.replace("/", "_")] = (
+                data + b"tail\n" if data.endswith(b"\n") or not data else data
+            )
         elif fate == "same":
             after[n] = data
     if draw(st.booleans()):
@@ -181,16 +189,34 @@ def test_changed_context_agrees_with_git_apply(change, data) -> None:
 
 # Cases hypothesis finds only rarely, pinned as examples.
 PINNED = [
-    pytest.param({"a.txt": b"x\ny\nz"}, {"a.txt": b"x\ny\nz\n"}, {"a.txt": b"x\ny\nz"}, id="add-final-newline"),
+    pytest.param(
+        {"a.txt": b"x\ny\nz"}, {"a.txt": b"x\ny\nz\n"}, {"a.txt": b"x\ny\nz"}, id="add-final-newline"
+    ),
     pytest.param({"a.txt": b"x\r\ny\r\n"}, {"a.txt": b"x\r\nY\r\n"}, {"a.txt": b"x\r\ny\r\n"}, id="crlf"),
-    pytest.param({"a.txt": b"1\n2\n3\n4\n5\n6\n7\n"}, {"a.txt": b"1\n2\n3\nfour\n5\n6\n7\n"},
-                 {"a.txt": b"0\n0\n1\n2\n3\n4\n5\n6\n7\n"}, id="offset-two"),
-    pytest.param({"a.txt": b"1\n2\n3\n4\n5\n6\n7\n"}, {"a.txt": b"1\n2\n3\nfour\n5\n6\n7\n"},
-                 {"a.txt": b"1\n2\n3\nFOUR\n5\n6\n7\n"}, id="changed-line-refused"),
-    pytest.param({"a.txt": b"a\nb\nc\nd\n"}, {"a.txt": b"a\nb\nc\nd\ne\n"},
-                 {"a.txt": b"a\nb\nc\nd\nz\n"}, id="end-anchor-refused"),
-    pytest.param({"a.txt": b"a\nb\nc\nd\n"}, {"a.txt": b"z\na\nb\nc\nd\n"},
-                 {"a.txt": b"y\na\nb\nc\nd\n"}, id="start-anchor-refused"),
+    pytest.param(
+        {"a.txt": b"1\n2\n3\n4\n5\n6\n7\n"},
+        {"a.txt": b"1\n2\n3\nfour\n5\n6\n7\n"},
+        {"a.txt": b"0\n0\n1\n2\n3\n4\n5\n6\n7\n"},
+        id="offset-two",
+    ),
+    pytest.param(
+        {"a.txt": b"1\n2\n3\n4\n5\n6\n7\n"},
+        {"a.txt": b"1\n2\n3\nfour\n5\n6\n7\n"},
+        {"a.txt": b"1\n2\n3\nFOUR\n5\n6\n7\n"},
+        id="changed-line-refused",
+    ),
+    pytest.param(
+        {"a.txt": b"a\nb\nc\nd\n"},
+        {"a.txt": b"a\nb\nc\nd\ne\n"},
+        {"a.txt": b"a\nb\nc\nd\nz\n"},
+        id="end-anchor-refused",
+    ),
+    pytest.param(
+        {"a.txt": b"a\nb\nc\nd\n"},
+        {"a.txt": b"z\na\nb\nc\nd\n"},
+        {"a.txt": b"y\na\nb\nc\nd\n"},
+        id="start-anchor-refused",
+    ),
     pytest.param({"a.txt": b""}, {"a.txt": b"content\n"}, {"a.txt": b""}, id="empty-file-filled"),
     pytest.param({"a.txt": b"x\n"}, {}, {"a.txt": b"x\n"}, id="delete"),
     pytest.param({"a.txt": b"x\n"}, {}, {"a.txt": b"x\ny\n"}, id="delete-stale-refused"),
@@ -214,8 +240,12 @@ def test_mode_change_and_rename_agree_with_git_apply(tmp_path) -> None:
     repo.mkdir()
     git(repo, "init", "-q")
     body = b"".join(b"line %d\n" % i for i in range(20))
-    patch = git_diff_between(repo, {"run.sh": body, "old/name.txt": body},
-                             {"run.sh": body, "new/name.txt": body + b"more\n"}, frozenset({"run.sh"}))
+    patch = git_diff_between(
+        repo,
+        {"run.sh": body, "old/name.txt": body},
+        {"run.sh": body, "new/name.txt": body + b"more\n"},
+        frozenset({"run.sh"}),
+    )
     assert b"new mode 100755" in patch and b"rename from" in patch
     _compare(patch, {"run.sh": body, "old/name.txt": body})
 

@@ -25,24 +25,42 @@ def _patch_options(f: Callable[..., Any]) -> Callable[..., Any]:
     decorators = [
         click.argument("patchfile", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path)),
         click.option(
-            "--workspace", "-w",
+            "--workspace",
+            "-w",
             type=click.Path(exists=True, file_okay=False, path_type=Path),
-            default=Path("."), show_default=True,
+            default=Path("."),
+            show_default=True,
             help="Directory the patch applies to.",
         ),
-        click.option("--protect", multiple=True, metavar="GLOB",
-                     help="Extra protected path pattern (repeatable); .git/ and .autopack/ always are."),
+        click.option(
+            "--protect",
+            multiple=True,
+            metavar="GLOB",
+            help="Extra protected path pattern (repeatable); .git/ and .autopack/ always are.",
+        ),
         click.option("--allow-binary", is_flag=True, help="Do not refuse binary patches."),
-        click.option("--fuzz", type=click.IntRange(0, 3), default=0, show_default=True,
-                     help="Context lines a hunk may lose at each end when it does not match exactly."),
+        click.option(
+            "--fuzz",
+            type=click.IntRange(0, 3),
+            default=0,
+            show_default=True,
+            help="Context lines a hunk may lose at each end when it does not match exactly.",
+        ),
     ]
     for d in reversed(decorators):
         f = d(f)
     return f
 
 
-def _run(patchfile: Path, workspace: Path, protect: tuple[str, ...], allow_binary: bool, fuzz: int,
-         *, dry_run: bool) -> None:
+def _run(
+    patchfile: Path,
+    workspace: Path,
+    protect: tuple[str, ...],
+    allow_binary: bool,
+    fuzz: int,
+    *,
+    dry_run: bool,
+) -> None:
     from autopack_core.patching import DEFAULT_POLICY, governed_apply
 
     if str(patchfile) == "-":
@@ -64,7 +82,9 @@ def _run(patchfile: Path, workspace: Path, protect: tuple[str, ...], allow_binar
     if result.refusals:
         for r in result.refusals:
             click.echo(f"autopack: refused: {r.path}: {r.rule}: {r.message}", err=True)
-        click.echo(f"autopack: patch refused ({len(result.refusals)} reason(s)); nothing was written", err=True)
+        click.echo(
+            f"autopack: patch refused ({len(result.refusals)} reason(s)); nothing was written", err=True
+        )
         sys.exit(EXIT_FAILED)
     verb = "would change" if dry_run else "changed"
     click.echo(f"{verb} {len(result.files)} file(s)")

@@ -9,6 +9,15 @@ from autopack_core.patching.governance import DEFAULT_POLICY, RULES, GovernanceP
 from autopack_core.patching.parse import Block, FileEdit, Hunk, parse_reply
 
 __all__ = [
-    "ApplyResult", "Block", "DEFAULT_POLICY", "FileEdit", "GovernancePolicy", "Hunk", "RULES",
-    "applied_event", "governed_apply", "parse_reply", "refused_event",
+    "ApplyResult",
+    "Block",
+    "DEFAULT_POLICY",
+    "FileEdit",
+    "GovernancePolicy",
+    "Hunk",
+    "RULES",
+    "applied_event",
+    "governed_apply",
+    "parse_reply",
+    "refused_event",
 ]

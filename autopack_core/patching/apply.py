@@ -130,7 +130,9 @@ def _same_type(a: int, b: int) -> bool:
 def _apply_edit(ws: _Workspace, e: FileEdit, policy: gov.GovernancePolicy) -> None:
     name = e.path
     if e.binary:
-        raise PatchApplyError(f"{name}: binary patches cannot be applied (no binary data in the reply)", path=name)
+        raise PatchApplyError(
+            f"{name}: binary patches cannot be applied (no binary data in the reply)", path=name
+        )
     if e.is_new:
         base = _Entry(b"", e.new_mode or MODE_FILE)
         if ws.get(name).content is not None:
@@ -145,7 +147,9 @@ def _apply_edit(ws: _Workspace, e: FileEdit, policy: gov.GovernancePolicy) -> No
         if base.mode == MODE_GITLINK:
             raise PatchApplyError(f"{e.old_path}: is a directory", path=e.old_path or "")
         if e.old_mode is not None and not _same_type(e.old_mode, base.mode):
-            raise PatchApplyError(f"{e.old_path}: wrong type (the patch expects mode {e.old_mode:o})", path=name)
+            raise PatchApplyError(
+                f"{e.old_path}: wrong type (the patch expects mode {e.old_mode:o})", path=name
+            )
     if e.blocks:
         content = apply_blocks(base.content, e.blocks, path=name)
     elif e.hunks:
@@ -183,14 +187,27 @@ def _lexical_refusals(edits: list[FileEdit], root: Path, policy: gov.GovernanceP
         for p in {p for p in (e.old_path, e.new_path) if p is not None}:
             add(gov.check_path(p, policy))
         if e.binary and not policy.allow_binary_patches:
-            add([Refusal(path=e.path, rule=gov.BINARY_PATCH, message="binary patches are not allowed by the policy")])
+            add(
+                [
+                    Refusal(
+                        path=e.path,
+                        rule=gov.BINARY_PATCH,
+                        message="binary patches are not allowed by the policy",
+                    )
+                ]
+            )
         add(gov.check_exec(e.path, e.new_mode, policy))
         for h in e.hunks:
             if len(h.lines) > policy.max_hunk_lines:
-                add([Refusal(
-                    path=e.path, rule=gov.HUNK_TOO_LARGE,
-                    message=f"hunk {h.index} has {len(h.lines)} lines; the limit is {policy.max_hunk_lines}",
-                )])
+                add(
+                    [
+                        Refusal(
+                            path=e.path,
+                            rule=gov.HUNK_TOO_LARGE,
+                            message=f"hunk {h.index} has {len(h.lines)} lines; the limit is {policy.max_hunk_lines}",
+                        )
+                    ]
+                )
     if out:
         return out
     # Only paths that passed the lexical checks are looked up on disk.
@@ -201,7 +218,15 @@ def _lexical_refusals(edits: list[FileEdit], root: Path, policy: gov.GovernanceP
             # Replacing or removing a link the patch knows is a link is fine;
             # anything else would write through it.
             if gov.is_symlink(p, cache) and not (p == e.old_path and e.old_mode == MODE_LINK):
-                add([Refusal(path=p, rule=gov.SYMLINK_WRITE, message="path is a symlink; writing through it is refused")])
+                add(
+                    [
+                        Refusal(
+                            path=p,
+                            rule=gov.SYMLINK_WRITE,
+                            message="path is a symlink; writing through it is refused",
+                        )
+                    ]
+                )
     return out
 
 
@@ -210,10 +235,17 @@ def _plan_refusals(ws: _Workspace, policy: gov.GovernancePolicy) -> list[Refusal
     links = {p for p, e in ws.planned.items() if e.mode == MODE_LINK and e.content is not None}
     for path, entry in ws.changes():
         parents = path.split("/")
-        through = next(("/".join(parents[:k]) for k in range(1, len(parents)) if "/".join(parents[:k]) in links), None)
+        through = next(
+            ("/".join(parents[:k]) for k in range(1, len(parents)) if "/".join(parents[:k]) in links), None
+        )
         if through is not None:
-            out.append(Refusal(path=path, rule=gov.SYMLINK_WRITE,
-                               message=f"parent {through} becomes a symlink in this patch; writing through it is refused"))
+            out.append(
+                Refusal(
+                    path=path,
+                    rule=gov.SYMLINK_WRITE,
+                    message=f"parent {through} becomes a symlink in this patch; writing through it is refused",
+                )
+            )
         if entry.content is None:
             continue
         out += gov.check_size(path, len(entry.content), policy)
@@ -244,7 +276,7 @@ def _stage(full: str, entry: _Entry, perm: int | None) -> str:
     try:
         view = memoryview(entry.content or b"")
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         if perm is not None and create & _UMASK:
             # An explicit mode is not subject to the umask, so an existing
             # file keeps its permissions apart from the executable bits.
@@ -332,7 +364,7 @@ def _make_parents(root: str, path: str, created: list[str], known: set[str]) -> 
         except FileExistsError:
             st = os.lstat(cur)
             if not stat.S_ISDIR(st.st_mode):
-                raise PatchApplyError(f"{path}: {cur[len(root) + 1:]} is not a directory", path=path)
+                raise PatchApplyError(f"{path}: {cur[len(root) + 1 :]} is not a directory", path=path) from None
             continue
         created.append(cur)
 
@@ -360,16 +392,22 @@ def _write_plan(ws: _Workspace) -> None:
         for path, entry in writes:
             _make_parents(root, path, created_dirs, known_dirs)
             old, perm = ws.original[path]
-            jobs.append((os.path.join(root, path), entry, perm if old.content is not None and old.mode != MODE_LINK else None))
+            jobs.append(
+                (
+                    os.path.join(root, path),
+                    entry,
+                    perm if old.content is not None and old.mode != MODE_LINK else None,
+                )
+            )
         # Every new file is written in full before any target is replaced, so
         # most failures (disk full, permissions) leave targets untouched.
         tmps, error = _each(_stage, jobs)
         staged = [t for t in tmps if t is not None]
         if error is not None:
             raise error
-        moved, error = _each(_replace, [(tmp, job[0]) for tmp, job in zip(tmps, jobs)])
-        done += [path for (path, _), ok in zip(writes, moved) if ok]
-        staged = [tmp for tmp, ok in zip(tmps, moved) if not ok]  # type: ignore[misc]
+        moved, error = _each(_replace, [(tmp, job[0]) for tmp, job in zip(tmps, jobs, strict=True)])
+        done += [path for (path, _), ok in zip(writes, moved, strict=True) if ok]
+        staged = [tmp for tmp, ok in zip(tmps, moved, strict=True) if not ok]  # type: ignore[misc]
         if error is not None:
             raise error
         staged = []
@@ -381,7 +419,9 @@ def _write_plan(ws: _Workspace) -> None:
             raise
         if isinstance(exc, OSError):
             where = exc.filename or ""
-            raise PatchApplyError(f"writing the patch failed ({exc.strerror}: {where}); workspace restored") from exc
+            raise PatchApplyError(
+                f"writing the patch failed ({exc.strerror}: {where}); workspace restored"
+            ) from exc
         raise
     # Like git, drop directories a deletion left empty.
     for path, entry in changes:
@@ -436,7 +476,11 @@ def governed_apply(
         raise PatchError(f"{workspace}: {exc.strerror}") from exc
     if not root.is_dir():
         raise PatchError(f"{workspace}: workspace is not a directory")
-    fmt = "search-replace" if all(e.blocks for e in edits) else ("diff" if not any(e.blocks for e in edits) else "mixed")
+    fmt = (
+        "search-replace"
+        if all(e.blocks for e in edits)
+        else ("diff" if not any(e.blocks for e in edits) else "mixed")
+    )
     refusals = _lexical_refusals(edits, root, policy)
     if refusals:
         return ApplyResult(files=(), refusals=tuple(refusals), dry_run=dry_run, format=fmt)

@@ -40,9 +40,20 @@ FILE_TOO_LARGE = "file-too-large"
 HUNK_TOO_LARGE = "hunk-too-large"
 
 RULES = (
-    ABSOLUTE_PATH, DRIVE_LETTER, PARENT_TRAVERSAL, CONTROL_CHARACTER, NON_CANONICAL_PATH, GIT_DIR,
-    AUTOPACK_DIR, PROTECTED_PATH, SYMLINK_WRITE, SYMLINK_ESCAPE, EXEC_BIT, BINARY_PATCH,
-    FILE_TOO_LARGE, HUNK_TOO_LARGE,
+    ABSOLUTE_PATH,
+    DRIVE_LETTER,
+    PARENT_TRAVERSAL,
+    CONTROL_CHARACTER,
+    NON_CANONICAL_PATH,
+    GIT_DIR,
+    AUTOPACK_DIR,
+    PROTECTED_PATH,
+    SYMLINK_WRITE,
+    SYMLINK_ESCAPE,
+    EXEC_BIT,
+    BINARY_PATCH,
+    FILE_TOO_LARGE,
+    HUNK_TOO_LARGE,
 )
 
 STATE_DIR = ".autopack"
@@ -78,8 +89,24 @@ DEFAULT_POLICY = GovernancePolicy()
 # Code points HFS+ ignores when comparing names, so ".g\u200cit" is ".git" there;
 # git refuses them for the same reason (is_hfs_dotgit).
 _HFS_IGNORABLE = dict.fromkeys(
-    [0x200C, 0x200D, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C, 0x202D, 0x202E,
-     0x206A, 0x206B, 0x206C, 0x206D, 0x206E, 0x206F, 0xFEFF]
+    [
+        0x200C,
+        0x200D,
+        0x200E,
+        0x200F,
+        0x202A,
+        0x202B,
+        0x202C,
+        0x202D,
+        0x202E,
+        0x206A,
+        0x206B,
+        0x206C,
+        0x206D,
+        0x206E,
+        0x206F,
+        0xFEFF,
+    ]
 )
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -140,7 +167,7 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
                 out.append(re.escape(c))
                 i += 1
             else:
-                body = pat[i + 1:j]
+                body = pat[i + 1 : j]
                 if body.startswith("!"):
                     body = "^" + body[1:]
                 out.append("[" + body.replace("\\", "\\\\") + "]")
@@ -224,7 +251,7 @@ def check_parents(path: str, root: Path | LstatCache) -> list[Refusal]:
     cache = root if isinstance(root, LstatCache) else LstatCache(root)
     parts = components(path)
     for i in range(len(parts) - 1):
-        rel = "/".join(parts[:i + 1])
+        rel = "/".join(parts[: i + 1])
         try:
             mode = cache.mode(rel)
         except OSError as exc:
@@ -232,10 +259,13 @@ def check_parents(path: str, root: Path | LstatCache) -> list[Refusal]:
         if mode is None:
             return []
         if stat.S_ISLNK(mode):
-            return [Refusal(
-                path=path, rule=SYMLINK_WRITE,
-                message=f"parent directory {rel} is a symlink; writing through it is refused",
-            )]
+            return [
+                Refusal(
+                    path=path,
+                    rule=SYMLINK_WRITE,
+                    message=f"parent directory {rel} is a symlink; writing through it is refused",
+                )
+            ]
     return []
 
 
@@ -249,17 +279,29 @@ def is_symlink(path: str, root: Path | LstatCache) -> bool:
     return mode is not None and stat.S_ISLNK(mode)
 
 
-def check_symlink_target(path: str, target: bytes, policy: GovernancePolicy = DEFAULT_POLICY) -> list[Refusal]:
+def check_symlink_target(
+    path: str, target: bytes, policy: GovernancePolicy = DEFAULT_POLICY
+) -> list[Refusal]:
     """A new or changed symlink must point inside the workspace and not at a
     protected path (it would be a door for later writes)."""
     t = target.decode("utf-8", "surrogateescape")
     if not t or t.startswith(("/", "\\")) or _DRIVE_RE.match(t) or _CONTROL_RE.search(t):
-        return [Refusal(path=path, rule=SYMLINK_ESCAPE, message=f"symlink target {t!r} is absolute or invalid")]
+        return [
+            Refusal(path=path, rule=SYMLINK_ESCAPE, message=f"symlink target {t!r} is absolute or invalid")
+        ]
     joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), t.replace("\\", "/")))
     if joined == ".." or joined.startswith("../") or joined.startswith("/"):
-        return [Refusal(path=path, rule=SYMLINK_ESCAPE, message=f"symlink target {t!r} points outside the workspace")]
+        return [
+            Refusal(
+                path=path, rule=SYMLINK_ESCAPE, message=f"symlink target {t!r} points outside the workspace"
+            )
+        ]
     if joined != "." and check_path(joined, policy):
-        return [Refusal(path=path, rule=SYMLINK_ESCAPE, message=f"symlink target {t!r} points into a protected path")]
+        return [
+            Refusal(
+                path=path, rule=SYMLINK_ESCAPE, message=f"symlink target {t!r} points into a protected path"
+            )
+        ]
     return []
 
 
@@ -269,16 +311,25 @@ def check_exec(path: str, mode: int | None, policy: GovernancePolicy = DEFAULT_P
         return []
     parts = components(path)
     hit = matches_any(path, policy.exec_protected_paths)
-    if hit or any(is_git_name(p) or is_state_name(p) for p in parts) or matches_any(path, policy.protected_paths):
+    if (
+        hit
+        or any(is_git_name(p) or is_state_name(p) for p in parts)
+        or matches_any(path, policy.protected_paths)
+    ):
         why = f"matches {hit!r}" if hit else "is protected"
-        return [Refusal(path=path, rule=EXEC_BIT, message=f"setting the executable bit is refused: path {why}")]
+        return [
+            Refusal(path=path, rule=EXEC_BIT, message=f"setting the executable bit is refused: path {why}")
+        ]
     return []
 
 
 def check_size(path: str, size: int, policy: GovernancePolicy = DEFAULT_POLICY) -> list[Refusal]:
     if size > policy.max_file_bytes:
-        return [Refusal(
-            path=path, rule=FILE_TOO_LARGE,
-            message=f"resulting file has {size} bytes; the limit is {policy.max_file_bytes}",
-        )]
+        return [
+            Refusal(
+                path=path,
+                rule=FILE_TOO_LARGE,
+                message=f"resulting file has {size} bytes; the limit is {policy.max_file_bytes}",
+            )
+        ]
     return []

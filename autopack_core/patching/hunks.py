@@ -29,9 +29,9 @@ def _matches(img: list[bytes], patched: list[bool], pre: list[bytes], at: int, m
         return False
     if n == 0:
         return True
-    if any(patched[at:at + n]):
+    if any(patched[at : at + n]):
         return False
-    if img[at:at + n - 1] != pre[:-1]:
+    if img[at : at + n - 1] != pre[:-1]:
         return False
     last, have = pre[-1], img[at + n - 1]
     if have == last:
@@ -41,11 +41,12 @@ def _matches(img: list[bytes], patched: list[bool], pre: list[bytes], at: int, m
     # what follows differs only in whitespace (git's line hash skips it).
     if match_end or last.endswith(b"\n") or not have.startswith(last):
         return False
-    return have[len(last):].isspace()
+    return have[len(last) :].isspace()
 
 
-def _find(img: list[bytes], patched: list[bool], pre: list[bytes], line: int,
-          match_beginning: bool, match_end: bool) -> int:
+def _find(
+    img: list[bytes], patched: list[bool], pre: list[bytes], line: int, match_beginning: bool, match_end: bool
+) -> int:
     if match_beginning:
         line = 0
     elif match_end:
@@ -106,7 +107,8 @@ def apply_hunks(content: bytes, hunks: Sequence[Hunk], *, path: str, fuzz: int =
             if fuzz <= 0 or shed >= fuzz or (leading == 0 and trailing == 0):
                 raise PatchApplyError(
                     f"{path}: hunk {h.index} ({h.header}) does not apply: its context does not match the file",
-                    path=path, hunk=h.index,
+                    path=path,
+                    hunk=h.index,
                 )
             if match_beginning or match_end:
                 match_beginning = match_end = False
@@ -121,8 +123,8 @@ def apply_hunks(content: bytes, hunks: Sequence[Hunk], *, path: str, fuzz: int =
                 pre.pop()
                 post.pop()
                 trailing -= 1
-        img[at:at + len(pre)] = post
-        patched[at:at + len(pre)] = [True] * len(post)
+        img[at : at + len(pre)] = post
+        patched[at : at + len(pre)] = [True] * len(post)
     return b"".join(img)
 
 
@@ -147,7 +149,8 @@ def apply_blocks(content: bytes | None, blocks: Sequence[Block], *, path: str) -
             if content is not None and content.strip():
                 raise PatchApplyError(
                     f"{where}: SEARCH is empty but the file already has content; quote the lines to replace",
-                    path=path, hunk=b.index,
+                    path=path,
+                    hunk=b.index,
                 )
             content = b.replace
             continue
@@ -166,8 +169,9 @@ def apply_blocks(content: bytes | None, blocks: Sequence[Block], *, path: str) -
             count = len(_find_all(content, search, limit=1_000_000))
             raise PatchApplyError(
                 f"{where}: SEARCH text is ambiguous: it matches {count} times; include more lines to make it unique",
-                path=path, hunk=b.index,
+                path=path,
+                hunk=b.index,
             )
         k = hits[0]
-        content = content[:k] + replace + content[k + len(search):]
+        content = content[:k] + replace + content[k + len(search) :]
     return content if content is not None else b""

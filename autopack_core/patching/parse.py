@@ -113,8 +113,17 @@ def _eol_strip(line: bytes) -> bytes:
     return line.rstrip(b"\r\n")
 
 
-_C_ESCAPES = {ord("a"): 7, ord("b"): 8, ord("f"): 12, ord("n"): 10, ord("r"): 13, ord("t"): 9, ord("v"): 11,
-              ord("\\"): 92, ord('"'): 34}
+_C_ESCAPES = {
+    ord("a"): 7,
+    ord("b"): 8,
+    ord("f"): 12,
+    ord("n"): 10,
+    ord("r"): 13,
+    ord("t"): 9,
+    ord("v"): 11,
+    ord("\\"): 92,
+    ord('"'): 34,
+}
 
 
 def _unquote(s: bytes) -> tuple[bytes, bytes]:
@@ -125,11 +134,11 @@ def _unquote(s: bytes) -> tuple[bytes, bytes]:
     while i < len(s):
         c = s[i]
         if c == 0x22:
-            return bytes(out), s[i + 1:]
+            return bytes(out), s[i + 1 :]
         if c == 0x5C and i + 1 < len(s):
             n = s[i + 1]
             if 0x30 <= n <= 0x37:
-                out.append(int(s[i + 1:i + 4], 8) & 0xFF)
+                out.append(int(s[i + 1 : i + 4], 8) & 0xFF)
                 i += 4
                 continue
             out.append(_C_ESCAPES.get(n, n))
@@ -143,7 +152,7 @@ def _unquote(s: bytes) -> tuple[bytes, bytes]:
 def _strip_component(name: bytes) -> bytes | None:
     # git apply's default -p1: drop everything up to the first slash.
     i = name.find(b"/")
-    return name[i + 1:] if i >= 0 else None
+    return name[i + 1 :] if i >= 0 else None
 
 
 def _header_name(raw: bytes, *, git: bool) -> str | None:
@@ -181,7 +190,7 @@ def _git_header_names(rest: bytes) -> tuple[str, str] | None:
             # Unquoted names may hold spaces: the split is where both halves
             # name the same file after stripping their prefixes.
             for m in re.finditer(rb" ", rest):
-                left, right = rest[:m.start()], rest[m.end():]
+                left, right = rest[: m.start()], rest[m.end() :]
                 if right.startswith(b'"'):
                     left, right = left, _unquote(right)[0]
                 if _strip_component(left) == _strip_component(right) and _strip_component(left):
@@ -221,7 +230,10 @@ def _parse_hunks(r: _Reader, path: str) -> list[Hunk]:
         if not m:
             raise PatchParseError(
                 f"{path}: hunk {index} (line {line_no}): broken hunk header {_text(_eol_strip(line))!r}",
-                kind="bad-hunk-header", path=path, hunk=index, line=line_no,
+                kind="bad-hunk-header",
+                path=path,
+                hunk=index,
+                line=line_no,
             )
         old_start, new_start = int(m.group(1)), int(m.group(3))
         old_count = int(m.group(2)) if m.group(2) is not None else 1
@@ -255,12 +267,18 @@ def _parse_hunks(r: _Reader, path: str) -> list[Hunk]:
                 raise PatchParseError(
                     f"{path}: hunk {index} (line {line_no}): header says -{old_count} +{new_count} lines "
                     f"but the hunk ends at {where} with {old_left} old and {new_left} new line(s) missing",
-                    kind="hunk-count-mismatch", path=path, hunk=index, line=line_no,
+                    kind="hunk-count-mismatch",
+                    path=path,
+                    hunk=index,
+                    line=line_no,
                 )
             if old_left < 0 or new_left < 0:
                 raise PatchParseError(
                     f"{path}: hunk {index} (line {line_no}): more lines than the header's -{old_count} +{new_count}",
-                    kind="hunk-count-mismatch", path=path, hunk=index, line=line_no,
+                    kind="hunk-count-mismatch",
+                    path=path,
+                    hunk=index,
+                    line=line_no,
                 )
             i += 1
         r.i = i
@@ -268,10 +286,18 @@ def _parse_hunks(r: _Reader, path: str) -> list[Hunk]:
         if nxt is not None and nxt.startswith(b"\\") and body:
             _drop_newline(body[-1])
             r.i += 1
-        hunks.append(Hunk(
-            index=index, old_start=old_start, old_count=old_count, new_start=new_start, new_count=new_count,
-            lines=tuple((op, content) for op, content in body), header=_text(_eol_strip(line)), line_no=line_no,
-        ))
+        hunks.append(
+            Hunk(
+                index=index,
+                old_start=old_start,
+                old_count=old_count,
+                new_start=new_start,
+                new_count=new_count,
+                lines=tuple((op, content) for op, content in body),
+                header=_text(_eol_strip(line)),
+                line_no=line_no,
+            )
+        )
 
 
 def _drop_newline(entry: list) -> None:
@@ -328,7 +354,7 @@ def _parse_git_section(r: _Reader) -> FileEdit:
             break
         r.i += 1
 
-    names = _git_header_names(header[len(b"diff --git "):])
+    names = _git_header_names(header[len(b"diff --git ") :])
     old_path: str | None = names[0] if names else None
     new_path: str | None = names[1] if names else None
     if "from" in fields:
@@ -355,17 +381,23 @@ def _parse_git_section(r: _Reader) -> FileEdit:
     if old_path is None and new_path is None:
         raise PatchParseError(
             f"line {start + 1}: git diff header lacks file name information",
-            kind="bad-header", line=start + 1,
+            kind="bad-header",
+            line=start + 1,
         )
     name = new_path if new_path is not None else old_path
     hunks = _parse_hunks(r, name or "")
     old_mode = fields.get("old_mode") or (fields.get("index_mode") if old_path is not None else None)
     new_mode = fields.get("new_mode") or (fields.get("index_mode") if new_path is not None else None)
     return FileEdit(
-        old_path=old_path, new_path=new_path, hunks=tuple(hunks),
-        old_mode=old_mode, new_mode=new_mode,  # type: ignore[arg-type]
-        is_rename=bool(fields.get("rename")), is_copy=bool(fields.get("copy")),
-        binary=binary, line_no=start + 1,
+        old_path=old_path,
+        new_path=new_path,
+        hunks=tuple(hunks),
+        old_mode=old_mode,
+        new_mode=new_mode,  # type: ignore[arg-type]
+        is_rename=bool(fields.get("rename")),
+        is_copy=bool(fields.get("copy")),
+        binary=binary,
+        line_no=start + 1,
     )
 
 
@@ -375,7 +407,9 @@ def _parse_plain_section(r: _Reader) -> FileEdit:
     new_path = _header_name(r.lines[r.i + 1][4:], git=False)
     r.i += 2
     if old_path is None and new_path is None:
-        raise PatchParseError(f"line {start + 1}: both file names are /dev/null", kind="bad-header", line=start + 1)
+        raise PatchParseError(
+            f"line {start + 1}: both file names are /dev/null", kind="bad-header", line=start + 1
+        )
     hunks = _parse_hunks(r, new_path or old_path or "")
     return FileEdit(old_path=old_path, new_path=new_path, hunks=tuple(hunks), line_no=start + 1)
 
@@ -386,7 +420,7 @@ def _clean_path_line(line: bytes) -> str:
     s = s.strip(b"*`'\"").rstrip(b":").strip()
     for prefix in (b"# ", b"## ", b"### ", b"File: ", b"file: ", b"Path: ", b"path: "):
         if s.startswith(prefix):
-            s = s[len(prefix):].strip().strip(b"*`'\"")
+            s = s[len(prefix) :].strip().strip(b"*`'\"")
     return _text(s)
 
 
@@ -411,7 +445,9 @@ def _parse_block(r: _Reader) -> tuple[str, Block]:
     if path is None:
         raise PatchParseError(
             f"search/replace block {index} (line {line_no}): no file path line before <<<<<<< SEARCH",
-            kind="bad-header", hunk=index, line=line_no,
+            kind="bad-header",
+            hunk=index,
+            line=line_no,
         )
     r.i += 1
     search: list[bytes] = []
@@ -423,7 +459,10 @@ def _parse_block(r: _Reader) -> tuple[str, Block]:
             missing = "=======" if target is search else ">>>>>>> REPLACE"
             raise PatchParseError(
                 f"{path}: search/replace block {index} (line {line_no}): missing {missing}",
-                kind="unterminated-block", path=path, hunk=index, line=line_no,
+                kind="unterminated-block",
+                path=path,
+                hunk=index,
+                line=line_no,
             )
         s = _eol_strip(line)
         r.i += 1
@@ -451,13 +490,17 @@ def parse_reply(reply: str | bytes) -> list[FileEdit]:
         line = r.lines[r.i]
         if line.startswith(b"diff --git "):
             edits.append(_parse_git_section(r))
-        elif (line.startswith(b"--- ") and (r.peek(1) or b"").startswith(b"+++ ")
-              and (r.peek(2) or b"").startswith(b"@@")):
+        elif (
+            line.startswith(b"--- ")
+            and (r.peek(1) or b"").startswith(b"+++ ")
+            and (r.peek(2) or b"").startswith(b"@@")
+        ):
             edits.append(_parse_plain_section(r))
         elif _HUNK_RE.match(line):
             raise PatchParseError(
                 f"line {r.i + 1}: hunk without a file header ({_text(_eol_strip(line))!r})",
-                kind="bad-header", line=r.i + 1,
+                kind="bad-header",
+                line=r.i + 1,
             )
         elif _SEARCH_RE.match(_eol_strip(line)):
             path, block = _parse_block(r)
@@ -474,10 +517,17 @@ def parse_reply(reply: str | bytes) -> list[FileEdit]:
             kind="no-edits",
         )
     for e in edits:
-        if not e.hunks and not e.blocks and not e.binary and e.old_mode == e.new_mode \
-                and not (e.is_new or e.is_delete or e.is_rename or e.is_copy):
+        if (
+            not e.hunks
+            and not e.blocks
+            and not e.binary
+            and e.old_mode == e.new_mode
+            and not (e.is_new or e.is_delete or e.is_rename or e.is_copy)
+        ):
             raise PatchParseError(
                 f"{e.path}: line {e.line_no}: file header without hunks or changes",
-                kind="bad-header", path=e.path, line=e.line_no,
+                kind="bad-header",
+                path=e.path,
+                line=e.line_no,
             )
     return edits
