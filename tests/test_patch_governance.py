@@ -340,3 +340,22 @@ def test_no_accepted_patch_escapes_or_touches_protected(sandbox, parts, sep, for
         elif full.is_dir():
             full.rmdir()
     assert snapshot(root) == before
+
+
+def test_editing_an_already_executable_hook_is_allowed(tmp_path: Path) -> None:
+    hook = tmp_path / ".husky" / "pre-commit"
+    hook.parent.mkdir()
+    hook.write_text("npm test\n")
+    os.chmod(hook, 0o755)
+    patch = (
+        "diff --git a/.husky/pre-commit b/.husky/pre-commit\nindex 1111111..2222222 100755\n"
+        "--- a/.husky/pre-commit\n+++ b/.husky/pre-commit\n@@ -1 +1 @@\n-npm test\n+npm run lint\n"
+    )
+    assert governed_apply(patch, tmp_path).ok
+    assert hook.read_text() == "npm run lint\n" and hook.stat().st_mode & 0o100
+
+
+def test_fifo_is_not_read(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(PatchError, match="pipe: not a regular file"):
+        governed_apply("--- a/pipe\n+++ b/pipe\n@@ -1 +1 @@\n-a\n+b\n", tmp_path)

@@ -98,6 +98,9 @@ class _Workspace:
             entry, perm = _ABSENT, 0
         else:
             perm = stat.S_IMODE(st.st_mode)
+            if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+                # Opening a FIFO or device to read it could block or have effects.
+                raise PatchApplyError(f"{path}: not a regular file", path=path)
             mode = _mode_of(st)
             if mode == MODE_LINK:
                 entry = _Entry(os.fsencode(os.readlink(full)), MODE_LINK)
@@ -196,7 +199,9 @@ def _lexical_refusals(edits: list[FileEdit], root: Path, policy: gov.GovernanceP
                     )
                 ]
             )
-        add(gov.check_exec(e.path, e.new_mode, policy))
+        if e.new_mode != e.old_mode:
+            # An index line repeats an unchanged mode; only a change sets the bit.
+            add(gov.check_exec(e.path, e.new_mode, policy))
         for h in e.hunks:
             if len(h.lines) > policy.max_hunk_lines:
                 add(
