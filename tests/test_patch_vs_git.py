@@ -281,3 +281,45 @@ def test_symlink_changes_agree_with_git_apply(tmp_path) -> None:
     assert result.files == ("link", "sub/gone", "sub/new")
     assert snapshot(ours) == snapshot(theirs)
     assert os.readlink(ours / "link") == "b.txt"
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_binary_patches_follow_the_policy_and_match_git(tmp_path, allowed) -> None:
+    from autopack_core.patching import GovernancePolicy
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    blob = bytes(range(256)) * 40
+    before = {"img.bin": blob, "gone.bin": b"\x00\x01" * 50}
+    after = {"img.bin": blob[:5000] + b"\xff" * 10 + blob[5000:], "new.bin": b"\x00new\x00"}
+    for rel, data in before.items():
+        (repo / rel).write_bytes(data)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "before")
+    (repo / "gone.bin").unlink()
+    for rel, data in after.items():
+        (repo / rel).write_bytes(data)
+    git(repo, "add", "-A")
+    patch = git(repo, "diff", "--cached", "--binary").stdout
+    assert b"GIT binary patch" in patch and b"delta " in patch
+
+    ours, theirs = tmp_path / "ours", tmp_path / "theirs"
+    for d in (ours, theirs):
+        d.mkdir()
+        write_tree(d, before)
+    assert git_apply(theirs, patch).returncode == 0
+    result = governed_apply(patch, ours, GovernancePolicy(allow_binary_patches=allowed))
+    if allowed:
+        assert result.ok
+        assert snapshot(ours) == snapshot(theirs)
+    else:
+        assert {r.rule for r in result.refusals} == {"binary-patch"}
+        assert snapshot(ours) == {k: ("file", v, False) for k, v in before.items()}
+    # Without --binary git writes no data: both refuse to guess.
+    stub = git(repo, "diff", "--cached").stdout
+    write_tree(ours, before)
+    (ours / "new.bin").unlink(missing_ok=True)
+    assert git_apply(theirs.parent / "ours", stub).returncode != 0
+    with pytest.raises(PatchApplyError, match="without binary data"):
+        governed_apply(stub, ours, GovernancePolicy(allow_binary_patches=True))

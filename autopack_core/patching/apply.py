@@ -24,6 +24,7 @@ import attrs
 
 from autopack_core.errors import PatchApplyError, PatchError, PatchRefusedError
 from autopack_core.events import PatchApplied, PatchRefused, Refusal
+from autopack_core.patching import binary
 from autopack_core.patching import governance as gov
 from autopack_core.patching.hunks import apply_blocks, apply_hunks
 from autopack_core.patching.parse import MODE_EXEC, MODE_FILE, MODE_GITLINK, MODE_LINK, FileEdit, parse_reply
@@ -132,10 +133,6 @@ def _same_type(a: int, b: int) -> bool:
 
 def _apply_edit(ws: _Workspace, e: FileEdit, policy: gov.GovernancePolicy) -> None:
     name = e.path
-    if e.binary:
-        raise PatchApplyError(
-            f"{name}: binary patches cannot be applied (no binary data in the reply)", path=name
-        )
     if e.is_new:
         base = _Entry(b"", e.new_mode or MODE_FILE)
         if ws.get(name).content is not None:
@@ -153,7 +150,9 @@ def _apply_edit(ws: _Workspace, e: FileEdit, policy: gov.GovernancePolicy) -> No
             raise PatchApplyError(
                 f"{e.old_path}: wrong type (the patch expects mode {e.old_mode:o})", path=name
             )
-    if e.blocks:
+    if e.binary:
+        content = _apply_binary(e, base.content or b"")
+    elif e.blocks:
         content = apply_blocks(base.content, e.blocks, path=name)
     elif e.hunks:
         content = apply_hunks(base.content or b"", e.hunks, path=name, fuzz=policy.fuzz)
@@ -174,6 +173,28 @@ def _apply_edit(ws: _Workspace, e: FileEdit, policy: gov.GovernancePolicy) -> No
         if not e.is_copy:
             ws.set(e.old_path, _ABSENT)
     ws.set(name, _Entry(content, mode))
+
+
+def _apply_binary(e: FileEdit, old: bytes) -> bytes:
+    # Like git: without full object ids there is no way to know the binary
+    # data was made for this file, so refuse to guess.
+    name = e.path
+    if e.binary_payload is None or len(e.old_oid) != 40 or len(e.new_oid) != 40:
+        raise PatchApplyError(
+            f"{name}: cannot apply binary patch without binary data and a full index line", path=name
+        )
+    if e.old_path is not None and binary.blob_id(old) != e.old_oid:
+        raise PatchApplyError(f"{name}: binary patch does not match the current file", path=name)
+    kind, data = e.binary_payload
+    if kind == "corrupt":
+        raise PatchApplyError(f"{name}: corrupt binary patch ({data.decode()})", path=name)
+    try:
+        new = binary.apply_delta(old, data) if kind == "delta" else data
+    except ValueError as exc:
+        raise PatchApplyError(f"{name}: binary patch does not apply ({exc})", path=name) from None
+    if e.new_path is not None and binary.blob_id(new) != e.new_oid:
+        raise PatchApplyError(f"{name}: binary patch result does not match its index line", path=name)
+    return new
 
 
 def _lexical_refusals(edits: list[FileEdit], root: Path, policy: gov.GovernancePolicy) -> list[Refusal]:
@@ -369,7 +390,9 @@ def _make_parents(root: str, path: str, created: list[str], known: set[str]) -> 
         except FileExistsError:
             st = os.lstat(cur)
             if not stat.S_ISDIR(st.st_mode):
-                raise PatchApplyError(f"{path}: {cur[len(root) + 1 :]} is not a directory", path=path) from None
+                raise PatchApplyError(
+                    f"{path}: {cur[len(root) + 1 :]} is not a directory", path=path
+                ) from None
             continue
         created.append(cur)
 

@@ -14,10 +14,12 @@ workspace; governance and application do.
 from __future__ import annotations
 
 import re
+import zlib
 
 import attrs
 
 from autopack_core.errors import PatchParseError
+from autopack_core.patching.binary import decode_lines
 
 MODE_FILE = 0o100644
 MODE_EXEC = 0o100755
@@ -75,6 +77,9 @@ class FileEdit:
     is_rename: bool = False
     is_copy: bool = False
     binary: bool = False
+    binary_payload: tuple[str, bytes] | None = None
+    old_oid: str = ""
+    new_oid: str = ""
     line_no: int = 0
 
     @property
@@ -342,13 +347,17 @@ def _parse_git_section(r: _Reader) -> FileEdit:
             m = _INDEX_RE.match(s)
             if m.group(1):
                 fields["index_mode"] = _mode(m.group(1))
-        elif s.startswith(b"Binary files ") or s == b"GIT binary patch":
+            fields["old_oid"], fields["new_oid"] = _text(s.split(b" ")[1]).split("..")
+        elif s.startswith(b"Binary files "):
+            binary = True
+        elif s == b"GIT binary patch":
             binary = True
             r.i += 1
-            if s == b"GIT binary patch":
-                # Skip the base85 payload: literal/delta lines up to a blank line, twice.
-                while r.peek() is not None and _eol_strip(r.peek()) != b"":
-                    r.i += 1
+            payload = _read_binary_hunk(r)
+            if payload is not None:
+                fields["binary_payload"] = payload
+            # A reverse hunk may follow; it is not needed to apply forwards.
+            _read_binary_hunk(r)
             continue
         else:
             break
@@ -397,8 +406,31 @@ def _parse_git_section(r: _Reader) -> FileEdit:
         is_rename=bool(fields.get("rename")),
         is_copy=bool(fields.get("copy")),
         binary=binary,
+        binary_payload=fields.get("binary_payload"),  # type: ignore[arg-type]
+        old_oid=str(fields.get("old_oid", "")),
+        new_oid=str(fields.get("new_oid", "")),
         line_no=start + 1,
     )
+
+
+def _read_binary_hunk(r: _Reader) -> tuple[str, bytes] | None:
+    """Read one ``literal N`` / ``delta N`` block of a binary patch."""
+    head = r.peek()
+    m = re.match(rb"^(literal|delta) (\d+)\s*$", head or b"")
+    if not m:
+        return None
+    r.i += 1
+    body: list[bytes] = []
+    while r.peek() is not None and _eol_strip(r.peek()) != b"":  # type: ignore[arg-type]
+        body.append(r.peek())  # type: ignore[arg-type]
+        r.i += 1
+    r.i += 1  # the blank line that ends the block
+    try:
+        return _text(m.group(1)), decode_lines(body, int(m.group(2)))
+    except (ValueError, zlib.error) as exc:
+        # Reported when applying, so a policy refusal of binary patches
+        # still comes first.
+        return "corrupt", str(exc).encode()
 
 
 def _parse_plain_section(r: _Reader) -> FileEdit:
