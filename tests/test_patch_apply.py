@@ -129,18 +129,40 @@ def test_write_failure_rolls_back_files_already_replaced(tmp_path: Path) -> None
         os.chmod(ws / "locked", 0o755)
 
 
-def test_write_failure_rolls_back_even_as_root(tmp_path: Path) -> None:
-    # A file standing where a directory must be created fails the write
-    # phase for every user; the earlier edits and new directories must go.
-    ws = _ws(tmp_path, {"a.txt": "a\n", "blocker": "not a dir\n"})
+@pytest.mark.parametrize("fail_at", ["stage", "replace"])
+def test_injected_io_failure_rolls_back(tmp_path: Path, monkeypatch, fail_at: str) -> None:
+    # Fault injection at the OS boundary (works as root too): the third file
+    # fails while being written, or while being moved into place after the
+    # others were; every file, new directory and temporary file must go.
+    ws = _ws(tmp_path, {f"f{i}.txt": f"{i}\n" for i in range(6)} | {"gone.txt": "bye\n"})
     before = snapshot(ws)
-    reply = (
-        "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n"
-        "--- /dev/null\n+++ b/fresh/dir/x.txt\n@@ -0,0 +1 @@\n+x\n"
-        "--- /dev/null\n+++ b/blocker/inner.txt\n@@ -0,0 +1 @@\n+x\n"
-    )
-    with pytest.raises(PatchApplyError, match="not a directory"):
+    reply = "".join(f"--- a/f{i}.txt\n+++ b/f{i}.txt\n@@ -1 +1 @@\n-{i}\n+{i}{i}\n" for i in range(6))
+    reply += "--- /dev/null\n+++ b/new/dir/n.txt\n@@ -0,0 +1 @@\n+n\n"
+    reply += "--- a/gone.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-bye\n"
+    real_open, real_replace = os.open, os.replace
+    failed = []
+
+    def flaky_open(path, flags, mode=0o777, **kw):
+        if fail_at == "stage" and flags & os.O_CREAT and not failed and len(calls) == 2:
+            failed.append(path)
+            raise OSError(28, "No space left on device", path)
+        if flags & os.O_CREAT:
+            calls.append(path)
+        return real_open(path, flags, mode, **kw)
+
+    def flaky_replace(src, dst):
+        if fail_at == "replace" and str(dst).endswith("f2.txt") and not failed:
+            failed.append(dst)
+            raise OSError(5, "Input/output error", dst)
+        return real_replace(src, dst)
+
+    calls: list[str] = []
+    monkeypatch.setattr(os, "open", flaky_open)
+    monkeypatch.setattr(os, "replace", flaky_replace)
+    with pytest.raises(PatchApplyError, match="workspace restored"):
         governed_apply(reply, ws)
+    monkeypatch.undo()
+    assert failed
     assert snapshot(ws) == before
 
 
@@ -197,3 +219,9 @@ def test_refusal_as_exception(tmp_path: Path) -> None:
     assert ei.value.refusals == result.refusals and ei.value.exit_code == 1
     ok = governed_apply("--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n", ws)
     assert ok.raise_for_refusals() is ok
+
+
+def test_check_reports_a_file_in_the_way_of_a_directory(tmp_path: Path) -> None:
+    ws = _ws(tmp_path, {"blocker": "file\n"})
+    with pytest.raises(PatchApplyError, match="blocker/x.txt: blocker is not a directory"):
+        governed_apply("--- /dev/null\n+++ b/blocker/x.txt\n@@ -0,0 +1 @@\n+x\n", ws, dry_run=True)

@@ -172,6 +172,12 @@ def _apply_edit(ws: _Workspace, e: FileEdit, policy: gov.GovernancePolicy) -> No
             raise PatchApplyError(f"{name}: already exists in the workspace", path=name)
         if not e.is_copy:
             ws.set(e.old_path, _ABSENT)
+    parts = name.split("/")
+    for k in range(1, len(parts)):
+        parent = "/".join(parts[:k])
+        # A parent that becomes a symlink in this patch is refused by governance.
+        if ws.get(parent).mode not in (0, MODE_GITLINK, MODE_LINK):
+            raise PatchApplyError(f"{name}: {parent} is not a directory", path=name)
     ws.set(name, _Entry(content, mode))
 
 
@@ -283,8 +289,9 @@ def _plan_refusals(ws: _Workspace, policy: gov.GovernancePolicy) -> list[Refusal
 
 
 def _tmp_name(full: str) -> str:
-    d, base = os.path.split(full)
-    return os.path.join(d, f".{base}.autopack-{os.getpid()}-{next(_tmp_counter)}.tmp")
+    # Short and independent of the target's name, which may already be at
+    # the file system's length limit.
+    return os.path.join(os.path.dirname(full), f".autopack-{os.getpid()}-{next(_tmp_counter)}.tmp")
 
 
 def _stage(full: str, entry: _Entry, perm: int | None) -> str:
