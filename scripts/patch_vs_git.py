@@ -41,7 +41,9 @@ ENV = {
 _NAME_RE = re.compile(rb"^(?:--- a/|\+\+\+ b/|rename from |rename to |copy from )(.+?)\s*$", re.M)
 
 
-def git(cwd: Path, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def git(
+    cwd: Path, *args: str, input: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
     env = {**ENV, "GIT_CEILING_DIRECTORIES": str(cwd.parent)}
     return subprocess.run(["git", *args], cwd=cwd, input=input, env=env, capture_output=True, check=check)
 
@@ -115,7 +117,11 @@ def compare(patch: bytes, tree: dict[str, bytes]) -> tuple[bool, bool, str]:
             ok, detail = False, str(exc)
         git_ok = g.returncode == 0
         if ok != git_ok:
-            return False, git_ok, f"ours {'applied' if ok else 'refused: ' + detail}; git: {g.stderr.decode(errors='replace')}"
+            return (
+                False,
+                git_ok,
+                f"ours {'applied' if ok else 'refused: ' + detail}; git: {g.stderr.decode(errors='replace')}",
+            )
         if ok and snapshot(ours) != snapshot(theirs):
             return False, git_ok, "different bytes"
         if not ok and snapshot(ours) != before:
@@ -131,7 +137,10 @@ def main(argv: list[str]) -> int:
     bad: list[dict[str, str]] = []
     for old_src, new_src in zip(argv[::2], argv[1::2], strict=True):
         old, new = load_tree(old_src), load_tree(new_src)
-        for pre, post, label in ((old, new, f"{old_src} -> {new_src}"), (new, old, f"{new_src} -> {old_src}")):
+        for pre, post, label in (
+            (old, new, f"{old_src} -> {new_src}"),
+            (new, old, f"{new_src} -> {old_src}"),
+        ):
             for patch in file_patches(pre, post):
                 names = {m.group(1).decode(errors="surrogateescape") for m in _NAME_RE.finditer(patch)}
                 tree = {n: pre[n] for n in names if n in pre}
@@ -142,8 +151,14 @@ def main(argv: list[str]) -> int:
                     counts["agree"] += agree
                     counts["git_applied" if git_ok else "git_refused"] += 1
                     if not agree and len(bad) < 20:
-                        bad.append({"pair": label, "variant": variant, "detail": detail,
-                                    "patch_head": patch[:300].decode(errors="replace")})
+                        bad.append(
+                            {
+                                "pair": label,
+                                "variant": variant,
+                                "detail": detail,
+                                "patch_head": patch[:300].decode(errors="replace"),
+                            }
+                        )
     counts["agreement"] = round(counts["agree"] / counts["patches"], 5) if counts["patches"] else 1.0
     print(json.dumps({**counts, "disagreements": bad}, indent=2))
     return 1 if bad else 0

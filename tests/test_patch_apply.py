@@ -8,8 +8,14 @@ from pathlib import Path
 import pytest
 
 from autopack_core.errors import PatchApplyError, PatchRefusedError
-from autopack_core.events import PatchApplied, PatchRefused
-from autopack_core.patching import GovernancePolicy, applied_event, governed_apply, refused_event
+from autopack_core.events import PatchApplied, PatchProposed, PatchRefused
+from autopack_core.patching import (
+    GovernancePolicy,
+    applied_event,
+    governed_apply,
+    proposed_event,
+    refused_event,
+)
 from patch_support import snapshot
 
 BODY = "".join(f"line {i}\n" for i in range(1, 31))
@@ -225,3 +231,9 @@ def test_check_reports_a_file_in_the_way_of_a_directory(tmp_path: Path) -> None:
     ws = _ws(tmp_path, {"blocker": "file\n"})
     with pytest.raises(PatchApplyError, match="blocker/x.txt: blocker is not a directory"):
         governed_apply("--- /dev/null\n+++ b/blocker/x.txt\n@@ -0,0 +1 @@\n+x\n", ws, dry_run=True)
+
+
+def test_proposed_event_lists_files_and_format() -> None:
+    reply = "Plan:\n--- a/a.txt\n+++ b/b.txt\n@@ -1 +1 @@\n-a\n+b\nc.py\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n"
+    ev = proposed_event("p1", reply)
+    assert ev == PatchProposed(phase_id="p1", text=reply, format="mixed", files=("a.txt", "b.txt", "c.py"))

@@ -1,10 +1,17 @@
 """Governed apply of Builder replies: parse → govern → apply, all or nothing.
 
-The executor calls ``governed_apply``; ``refused_event`` / ``applied_event``
-turn its result into the events the run records.
+The executor records ``proposed_event`` for a Builder reply, calls
+``governed_apply``, and records ``refused_event`` or ``applied_event`` from its
+result.
 """
 
-from autopack_core.patching.apply import ApplyResult, applied_event, governed_apply, refused_event
+from autopack_core.patching.apply import (
+    ApplyResult,
+    applied_event,
+    governed_apply,
+    proposed_event,
+    refused_event,
+)
 from autopack_core.patching.governance import DEFAULT_POLICY, RULES, GovernancePolicy
 from autopack_core.patching.parse import Block, FileEdit, Hunk, parse_reply
 
@@ -18,6 +25,7 @@ __all__ = [
     "RULES",
     "applied_event",
     "governed_apply",
+    "proposed_event",
     "parse_reply",
     "refused_event",
 ]

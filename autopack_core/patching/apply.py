@@ -23,7 +23,7 @@ from typing import Callable, TypeVar
 import attrs
 
 from autopack_core.errors import PatchApplyError, PatchError, PatchRefusedError
-from autopack_core.events import PatchApplied, PatchRefused, Refusal
+from autopack_core.events import PatchApplied, PatchProposed, PatchRefused, Refusal
 from autopack_core.patching import binary
 from autopack_core.patching import governance as gov
 from autopack_core.patching.hunks import apply_blocks, apply_hunks
@@ -511,11 +511,7 @@ def governed_apply(
         raise PatchError(f"{workspace}: {exc.strerror}") from exc
     if not root.is_dir():
         raise PatchError(f"{workspace}: workspace is not a directory")
-    fmt = (
-        "search-replace"
-        if all(e.blocks for e in edits)
-        else ("diff" if not any(e.blocks for e in edits) else "mixed")
-    )
+    fmt = _format_of(edits)
     refusals = _lexical_refusals(edits, root, policy)
     if refusals:
         return ApplyResult(files=(), refusals=tuple(refusals), dry_run=dry_run, format=fmt)
@@ -536,6 +532,21 @@ def governed_apply(
     if not dry_run:
         _write_plan(ws)
     return ApplyResult(files=files, refusals=(), dry_run=dry_run, format=fmt)
+
+
+def proposed_event(phase_id: str, reply: str | bytes) -> PatchProposed:
+    """The ``PatchProposed`` event for a Builder reply: its text, format and
+    the files it names. Raises ``PatchParseError`` like ``governed_apply``."""
+    edits = parse_reply(reply)
+    text = reply if isinstance(reply, str) else reply.decode("utf-8", "surrogateescape")
+    files = sorted({p for e in edits for p in (e.old_path, e.new_path) if p is not None})
+    return PatchProposed(phase_id=phase_id, text=text, format=_format_of(edits), files=tuple(files))
+
+
+def _format_of(edits: list[FileEdit]) -> str:
+    if all(e.blocks for e in edits):
+        return "search-replace"
+    return "mixed" if any(e.blocks for e in edits) else "diff"
 
 
 def refused_event(phase_id: str, result: ApplyResult | PatchError | tuple[Refusal, ...]) -> PatchRefused:
