@@ -237,3 +237,9 @@ def test_proposed_event_lists_files_and_format() -> None:
     reply = "Plan:\n--- a/a.txt\n+++ b/b.txt\n@@ -1 +1 @@\n-a\n+b\nc.py\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n"
     ev = proposed_event("p1", reply)
     assert ev == PatchProposed(phase_id="p1", text=reply, format="mixed", files=("a.txt", "b.txt", "c.py"))
+
+
+def test_search_replace_from_a_crlf_reply_keeps_lf_file(tmp_path: Path) -> None:
+    ws = _ws(tmp_path, {"u.txt": b"one\ntwo\n"})
+    governed_apply(b"u.txt\r\n<<<<<<< SEARCH\r\ntwo\r\n=======\r\nTWO\r\n>>>>>>> REPLACE\r\n", ws)
+    assert (ws / "u.txt").read_bytes() == b"one\nTWO\n"

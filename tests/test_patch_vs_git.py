@@ -226,11 +226,8 @@ PINNED = [
 
 
 @pytest.mark.parametrize("before,after,target", PINNED)
-def test_pinned_cases_agree_with_git_apply(before, after, target, tmp_path) -> None:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git(repo, "init", "-q")
-    patch = git_diff_between(repo, before, after)
+def test_pinned_cases_agree_with_git_apply(before, after, target, git_workspace) -> None:
+    patch = git_diff_between(git_workspace, before, after)
     assert patch
     _compare(patch, target)
 

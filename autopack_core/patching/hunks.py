@@ -163,6 +163,11 @@ def apply_blocks(content: bytes | None, blocks: Sequence[Block], *, path: str) -
             search = search.replace(b"\n", b"\r\n")
             replace = replace.replace(b"\n", b"\r\n")
             hits = _find_all(content, search)
+        elif not hits and b"\r\n" in search and b"\r\n" not in content:
+            # ...and a reply typed on Windows still fits an LF file.
+            search = search.replace(b"\r\n", b"\n")
+            replace = replace.replace(b"\r\n", b"\n")
+            hits = _find_all(content, search)
         if not hits:
             raise PatchApplyError(f"{where}: SEARCH text not found in the file", path=path, hunk=b.index)
         if len(hits) > 1:
