@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-import pytest
+import tempfile
+from pathlib import Path
 
-from autopack_core.errors import PatchParseError
-from autopack_core.patching import parse_reply
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from autopack_core.errors import PatchError, PatchParseError
+from autopack_core.patching import governed_apply, parse_reply
 from autopack_core.patching.parse import MODE_EXEC, MODE_FILE, MODE_LINK
 
 GIT_DIFF = b"""\
@@ -217,3 +222,76 @@ def test_hunk_without_file_header() -> None:
 def test_empty_context_line_without_leading_space() -> None:
     [e] = parse_reply("--- a/f\n+++ b/f\n@@ -1,3 +1,3 @@\n a\n\n-b\n+c\n")
     assert e.hunks[0].lines == ((" ", b"a\n"), (" ", b"\n"), ("-", b"b\n"), ("+", b"c\n"))
+
+
+_TOKENS = st.sampled_from(
+    [
+        "diff --git a/f b/f\n",
+        "diff --git a/f b/g\n",
+        'diff --git "a/q" "b/q"\n',
+        "--- a/f\n",
+        "+++ b/f\n",
+        "--- /dev/null\n",
+        "+++ /dev/null\n",
+        "@@ -1 +1 @@\n",
+        "@@ -1,2 +1,2 @@\n",
+        "@@ -0,0 +1 @@\n",
+        "@@ -x @@\n",
+        " ctx\n",
+        "-old\n",
+        "+new\n",
+        "\\ No newline at end of file\n",
+        "\n",
+        "new file mode 100644\n",
+        "deleted file mode 100644\n",
+        "old mode 100644\n",
+        "new mode 100755\n",
+        "rename from f\n",
+        "rename to g\n",
+        "index 0000000..1111111 100644\n",
+        "GIT binary patch\n",
+        "literal 3\n",
+        "delta 9\n",
+        "Kcm\n",
+        "Binary files a/f and b/f differ\n",
+        "f\n",
+        "<<<<<<< SEARCH\n",
+        "=======\n",
+        ">>>>>>> REPLACE\n",
+        "```diff\n",
+        "```\n",
+        "prose\n",
+        "\r\n",
+        "\x00",
+        "old mode 9\n",
+        'copy from "a\n',
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_TOKENS, max_size=25))
+def test_any_reply_parses_or_raises_a_classified_error(tokens: list[str]) -> None:
+    try:
+        edits = parse_reply("".join(tokens))
+    except PatchParseError as exc:
+        assert exc.kind in {
+            "no-edits",
+            "bad-header",
+            "bad-hunk-header",
+            "hunk-count-mismatch",
+            "unterminated-block",
+        }
+        return
+    assert edits
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_TOKENS, max_size=25))
+def test_any_reply_applies_or_raises_a_patch_error(tokens: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "f").write_text("ctx\nold\n")
+        try:
+            governed_apply("".join(tokens), tmp)
+        except PatchError:
+            pass

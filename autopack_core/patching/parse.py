@@ -312,12 +312,27 @@ def _drop_newline(entry: list) -> None:
         entry[1] = entry[1][:-1]
 
 
+_MODE_RE = re.compile(rb"^[0-7]{6}$")
+
+
 def _mode(value: bytes) -> int:
-    return int(value.strip(), 8)
+    value = value.strip()
+    if not _MODE_RE.match(value):
+        raise ValueError(f"bad file mode {_text(value)!r}")
+    return int(value, 8)
 
 
 def _parse_git_section(r: _Reader) -> FileEdit:
     start = r.i
+    try:
+        return _parse_git_section_at(r, start)
+    except ValueError as exc:
+        raise PatchParseError(
+            f"line {r.i + 1}: broken git diff header ({exc})", kind="bad-header", line=r.i + 1
+        ) from None
+
+
+def _parse_git_section_at(r: _Reader, start: int) -> FileEdit:
     header = r.lines[r.i]
     r.i += 1
     fields: dict[str, object] = {}
