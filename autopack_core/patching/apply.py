@@ -81,6 +81,20 @@ def _mode_of(st: os.stat_result) -> int:
     return MODE_EXEC if st.st_mode & 0o100 else MODE_FILE
 
 
+def _read(full: str, size: int) -> bytes:
+    # O_NOFOLLOW: if the path became a symlink since it was checked, fail
+    # rather than read (and later replace) what it points at.
+    fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    try:
+        chunks = [os.read(fd, size + 1)]
+        # One read normally suffices; keep going only if the file grew.
+        while len(chunks) == 1 and len(chunks[0]) > size or len(chunks) > 1 and chunks[-1]:
+            chunks.append(os.read(fd, 1 << 20))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
 class _Workspace:
     """The workspace as the patch sees it: disk, overlaid by earlier edits."""
 
@@ -108,8 +122,7 @@ class _Workspace:
             elif mode == MODE_GITLINK:
                 entry = _Entry(b"", MODE_GITLINK)
             else:
-                with open(full, "rb") as fh:
-                    entry = _Entry(fh.read(), mode)
+                entry = _Entry(_read(full, st.st_size), mode)
         self.original[path] = (entry, perm)
         return entry
 

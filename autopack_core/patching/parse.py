@@ -244,31 +244,33 @@ def _parse_hunks(r: _Reader, path: str) -> list[Hunk]:
         old_count = int(m.group(2)) if m.group(2) is not None else 1
         new_count = int(m.group(4)) if m.group(4) is not None else 1
         lines, i, n = r.lines, r.i + 1, len(r.lines)
-        body: list[list] = []
+        body: list[tuple[str, bytes]] = []
+        append = body.append
         old_left, new_left = old_count, new_count
+        # Lines are never empty (split_lines keeps each "\n"), so cur[0] is safe.
         while old_left > 0 or new_left > 0:
-            cur = lines[i] if i < n else None
-            c = cur[:1] if cur is not None else b""
-            if c == b" ":
-                body.append([" ", cur[1:]])  # type: ignore[index]
+            cur = lines[i] if i < n else b"\x00"
+            c = cur[0]
+            if c == 0x20:
+                append((" ", cur[1:]))
                 old_left -= 1
+                new_left -= 1
+            elif c == 0x2D:
+                append(("-", cur[1:]))
+                old_left -= 1
+            elif c == 0x2B:
+                append(("+", cur[1:]))
                 new_left -= 1
             elif cur == b"\n":
                 # An empty context line whose leading space was stripped
                 # (newer GNU diff does this; so do editors and chat UIs).
-                body.append([" ", b"\n"])
+                append((" ", b"\n"))
                 old_left -= 1
                 new_left -= 1
-            elif c == b"-":
-                body.append(["-", cur[1:]])  # type: ignore[index]
-                old_left -= 1
-            elif c == b"+":
-                body.append(["+", cur[1:]])  # type: ignore[index]
-                new_left -= 1
-            elif c == b"\\" and body:
-                _drop_newline(body[-1])
+            elif c == 0x5C and body:
+                body[-1] = _without_newline(body[-1])
             else:
-                where = f"line {i + 1}" if cur is not None else "end of reply"
+                where = f"line {i + 1}" if i < n else "end of reply"
                 raise PatchParseError(
                     f"{path}: hunk {index} (line {line_no}): header says -{old_count} +{new_count} lines "
                     f"but the hunk ends at {where} with {old_left} old and {new_left} new line(s) missing",
@@ -286,11 +288,10 @@ def _parse_hunks(r: _Reader, path: str) -> list[Hunk]:
                     line=line_no,
                 )
             i += 1
+        if i < n and lines[i].startswith(b"\\") and body:
+            body[-1] = _without_newline(body[-1])
+            i += 1
         r.i = i
-        nxt = r.peek()
-        if nxt is not None and nxt.startswith(b"\\") and body:
-            _drop_newline(body[-1])
-            r.i += 1
         hunks.append(
             Hunk(
                 index=index,
@@ -298,18 +299,18 @@ def _parse_hunks(r: _Reader, path: str) -> list[Hunk]:
                 old_count=old_count,
                 new_start=new_start,
                 new_count=new_count,
-                lines=tuple((op, content) for op, content in body),
+                lines=tuple(body),
                 header=_text(_eol_strip(line)),
                 line_no=line_no,
             )
         )
 
 
-def _drop_newline(entry: list) -> None:
+def _without_newline(entry: tuple[str, bytes]) -> tuple[str, bytes]:
     # "\ No newline at end of file" removes exactly the "\n", like git; a CRLF
     # file's last line then keeps its "\r".
-    if entry[1].endswith(b"\n"):
-        entry[1] = entry[1][:-1]
+    op, content = entry
+    return (op, content[:-1]) if content.endswith(b"\n") else entry
 
 
 _MODE_RE = re.compile(rb"^[0-7]{6}$")
@@ -378,13 +379,8 @@ def _parse_git_section_at(r: _Reader, start: int) -> FileEdit:
             break
         r.i += 1
 
-    names = _git_header_names(header[len(b"diff --git ") :])
-    old_path: str | None = names[0] if names else None
-    new_path: str | None = names[1] if names else None
-    if "from" in fields:
-        old_path = fields["from"]  # type: ignore[assignment]
-    if "to" in fields:
-        new_path = fields["to"]  # type: ignore[assignment]
+    old_path: str | None = fields.get("from")  # type: ignore[assignment]
+    new_path: str | None = fields.get("to")  # type: ignore[assignment]
     line = r.peek()
     if line is not None and line.startswith(b"--- ") and (r.peek(1) or b"").startswith(b"+++ "):
         old_path_h = _header_name(line[4:], git=True)
@@ -398,6 +394,12 @@ def _parse_git_section_at(r: _Reader, start: int) -> FileEdit:
             fields["deleted"] = True
         else:
             new_path = new_path_h
+    if (old_path is None and not fields.get("new")) or (new_path is None and not fields.get("deleted")):
+        # Mode changes, pure renames and empty files name the file only here.
+        names = _git_header_names(header[len(b"diff --git ") :])
+        if names:
+            old_path = old_path if old_path is not None else names[0]
+            new_path = new_path if new_path is not None else names[1]
     if fields.get("new"):
         old_path = None
     if fields.get("deleted"):
