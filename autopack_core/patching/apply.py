@@ -368,6 +368,7 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 _pool: ThreadPoolExecutor | None = None
 _PARALLEL_FROM = 2
+_WORKERS = 8
 
 
 def _each(fn: Callable[..., T], jobs: list[tuple]) -> tuple[list[T | None], BaseException | None]:
@@ -387,13 +388,22 @@ def _each(fn: Callable[..., T], jobs: list[tuple]) -> tuple[list[T | None], Base
                 break
         return results, error
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="autopack-apply")
-    futures = [_pool.submit(fn, *job) for job in jobs]
-    for k, fut in enumerate(futures):
-        try:
-            results[k] = fut.result()
-        except BaseException as exc:  # noqa: BLE001
-            error = error or exc
+        _pool = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="autopack-apply")
+
+    def run_slice(start: int, stop: int) -> BaseException | None:
+        # One task per worker rather than per file: fewer hand-offs of the GIL.
+        first: BaseException | None = None
+        for k in range(start, stop):
+            try:
+                results[k] = fn(*jobs[k])
+            except BaseException as exc:  # noqa: BLE001
+                first = first or exc
+        return first
+
+    step = -(-len(jobs) // _WORKERS)
+    futures = [_pool.submit(run_slice, k, min(k + step, len(jobs))) for k in range(0, len(jobs), step)]
+    for fut in futures:
+        error = error or fut.result()
     return results, error
 
 
