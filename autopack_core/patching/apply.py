@@ -403,7 +403,10 @@ def _each(fn: Callable[..., T], jobs: list[tuple]) -> tuple[list[T | None], Base
     step = -(-len(jobs) // _WORKERS)
     futures = [_pool.submit(run_slice, k, min(k + step, len(jobs))) for k in range(0, len(jobs), step)]
     for fut in futures:
-        error = error or fut.result()
+        # Wait for every task (no short-circuit): the caller must know about
+        # every file that was written before it undoes them.
+        failed = fut.result()
+        error = error or failed
     return results, error
 
 
