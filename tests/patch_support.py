@@ -7,7 +7,17 @@ import stat
 import subprocess
 from pathlib import Path
 
-from autopack_core.testing import git
+from autopack_core.testing import GIT_ENV
+
+
+def git(
+    cwd: str | os.PathLike[str], *args: str, input: bytes | None = None, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    """Run git in ``cwd`` with the test kit's isolated environment; never
+    wander up into an enclosing repository."""
+    env = {**os.environ, **GIT_ENV, "GIT_CEILING_DIRECTORIES": str(Path(cwd).resolve().parent)}
+    return subprocess.run(["git", *args], cwd=cwd, input=input, capture_output=True, check=check, env=env)
+
 
 __all__ = ["git", "snapshot", "git_apply", "write_tree", "git_diff_between"]
 

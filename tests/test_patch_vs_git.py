@@ -226,8 +226,8 @@ PINNED = [
 
 
 @pytest.mark.parametrize("before,after,target", PINNED)
-def test_pinned_cases_agree_with_git_apply(before, after, target, git_workspace) -> None:
-    patch = git_diff_between(git_workspace, before, after)
+def test_pinned_cases_agree_with_git_apply(before, after, target, autopack_workspace) -> None:
+    patch = git_diff_between(autopack_workspace, before, after)
     assert patch
     _compare(patch, target)
 
