@@ -2,11 +2,12 @@
 or nothing.
 
 Nothing touches the workspace until every edit has been parsed, checked and
-applied in memory. The write phase puts each new file next to its target as a
-temporary file and moves it in with ``os.replace`` (readers see the old or the
-new file, never half of one); if any step fails, the files already replaced
-or deleted are restored from the bytes read earlier and the directories we
-created are removed, so the workspace is as it was.
+applied in memory. The write phase first writes every new file in full as a
+temporary file next to its target (in threads: it is I/O-bound), then moves
+each into place with ``os.replace``, so a reader sees the old or the new file,
+never half of one. If any step fails, the files already replaced or deleted
+are restored from the bytes read earlier, temporary files and the directories
+we created are removed, and the workspace is as it was.
 """
 
 from __future__ import annotations
@@ -15,9 +16,8 @@ import errno
 import itertools
 import os
 import stat
-from pathlib import Path
-
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Callable, TypeVar
 
 import attrs
@@ -77,6 +77,8 @@ def _mode_of(st: os.stat_result) -> int:
     if stat.S_ISLNK(st.st_mode):
         return MODE_LINK
     if stat.S_ISDIR(st.st_mode):
+        # A directory where the patch expects a file: like git with a
+        # submodule, there is nothing to patch, only something in the way.
         return MODE_GITLINK
     return MODE_EXEC if st.st_mode & 0o100 else MODE_FILE
 
