@@ -139,10 +139,11 @@ class HealthBudgetConfig:
 class GovernanceConfig:
     """Held for patch governance (``GovernancePolicy`` takes exactly these)."""
 
-    protected_paths: tuple[str, ...] = (".git/**", ".autopack/**")
+    protected_paths: tuple[str, ...] = (".git/", ".autopack/")
+    exec_protected_paths: tuple[str, ...] = (".githooks/", ".husky/")
     allow_binary_patches: bool = False
-    max_file_bytes: int = 1_000_000
-    max_hunk_lines: int = 2000
+    max_file_bytes: int = 16 * 1024 * 1024
+    max_hunk_lines: int = 100_000
     fuzz: int = 0
 
 

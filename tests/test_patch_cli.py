@@ -98,3 +98,41 @@ def test_help_does_not_import_patch_machinery() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_workspace_config_sets_the_policy(ws: Path) -> None:
+    (ws / "config").mkdir()
+    (ws / "config" / "models.yaml").write_text("governance:\n  protected_paths: [\"*.txt\"]\n")
+    before = snapshot(ws)
+    r = run("patch", "apply", "-", "-w", str(ws), stdin=GOOD)
+    assert r.returncode == 1 and "a.txt: protected-path:" in r.stderr
+    assert snapshot(ws) == before
+    # .git/ stays protected even though this config's list leaves it out.
+    evil = "--- /dev/null\n+++ b/.git/config\n@@ -0,0 +1 @@\n+x\n"
+    r = run("patch", "check", "-", "-w", str(ws), stdin=evil)
+    assert r.returncode == 1 and ".git/config: git-dir:" in r.stderr
+
+
+def test_config_option_and_its_errors(ws: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "strict.yaml"
+    cfg.write_text("governance:\n  max_hunk_lines: 1\n")
+    r = run("patch", "check", "-", "-w", str(ws), "--config", str(cfg), stdin=GOOD)
+    assert r.returncode == 1 and "hunk-too-large" in r.stderr
+    cfg.write_text("governance:\n  fuzz: lots\n")
+    r = run("patch", "check", "-", "-w", str(ws), "--config", str(cfg), stdin=GOOD)
+    assert r.returncode == 2
+    assert f"{cfg}:2: governance.fuzz" in r.stderr
+
+
+def test_policy_from_config_carries_every_field() -> None:
+    import attrs
+
+    from autopack_core.config import GovernanceConfig, load_config_text
+    from autopack_core.patching import DEFAULT_POLICY, GovernancePolicy, policy_from_config
+
+    # The config section and the policy are one set of knobs with one set of defaults.
+    assert [f.name for f in attrs.fields(GovernanceConfig)] == [f.name for f in attrs.fields(GovernancePolicy)]
+    assert policy_from_config(GovernanceConfig()) == DEFAULT_POLICY
+    cfg = load_config_text("governance:\n  allow_binary_patches: true\n  fuzz: 2\n  exec_protected_paths: [tools/]\n")
+    policy = policy_from_config(cfg.governance)
+    assert (policy.allow_binary_patches, policy.fuzz, policy.exec_protected_paths) == (True, 2, ("tools/",))

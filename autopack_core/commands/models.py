@@ -7,19 +7,11 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import click
 
+from autopack_core.commands.options import config_option
+
 if TYPE_CHECKING:
     from autopack_core.config import AutopackConfig
     from autopack_core.events import Event
-
-
-def config_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--config",
-        "config_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        help="Config file. Default: config/models.yaml here if present (or AUTOPACK_CONFIG), else the built-in defaults.",
-    )(f)
 
 
 def load(config_path: Path | None) -> "AutopackConfig":

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import click
 
+from autopack_core.commands.options import config_option
 from autopack_core.errors import EXIT_FAILED, AutopackError
 
 
@@ -38,14 +39,14 @@ def _patch_options(f: Callable[..., Any]) -> Callable[..., Any]:
             metavar="GLOB",
             help="Extra protected path pattern (repeatable); .git/ and .autopack/ always are.",
         ),
-        click.option("--allow-binary", is_flag=True, help="Do not refuse binary patches."),
+        click.option("--allow-binary", is_flag=True, help="Do not refuse binary patches (overrides the config)."),
         click.option(
             "--fuzz",
             type=click.IntRange(0, 3),
-            default=0,
-            show_default=True,
-            help="Context lines a hunk may lose at each end when it does not match exactly.",
+            default=None,
+            help="Context lines a hunk may lose at each end when it does not match exactly (default: the config's, 0).",
         ),
+        config_option,
     ]
     for d in reversed(decorators):
         f = d(f)
@@ -57,11 +58,17 @@ def _run(
     workspace: Path,
     protect: tuple[str, ...],
     allow_binary: bool,
-    fuzz: int,
+    fuzz: int | None,
+    config_path: Path | None,
     *,
     dry_run: bool,
 ) -> None:
-    from autopack_core.patching import DEFAULT_POLICY, governed_apply
+    from autopack_core.config import load_config
+    from autopack_core.patching import governed_apply, policy_from_config
+
+    # The same policy a run in this workspace would use: its config's
+    # governance section, with the command-line flags on top.
+    base = policy_from_config(load_config(config_path, workspace=workspace).governance)
 
     if str(patchfile) == "-":
         data = click.get_binary_stream("stdin").read()
@@ -73,10 +80,10 @@ def _run(
     import attrs
 
     policy = attrs.evolve(
-        DEFAULT_POLICY,
-        protected_paths=DEFAULT_POLICY.protected_paths + tuple(protect),
-        allow_binary_patches=allow_binary,
-        fuzz=fuzz,
+        base,
+        protected_paths=base.protected_paths + tuple(protect),
+        allow_binary_patches=allow_binary or base.allow_binary_patches,
+        fuzz=base.fuzz if fuzz is None else fuzz,
     )
     result = governed_apply(data, workspace, policy, dry_run=dry_run)
     if result.refusals:
@@ -94,21 +101,25 @@ def _run(
 
 @patch_group.command()
 @_patch_options
-def check(patchfile: Path, workspace: Path, protect: tuple[str, ...], allow_binary: bool, fuzz: int) -> None:
+def check(
+    patchfile: Path, workspace: Path, protect: tuple[str, ...], allow_binary: bool, fuzz: int | None, config_path: Path | None
+) -> None:
     """Say whether PATCHFILE (or - for stdin) would apply; write nothing.
 
     Exit 0 if it would apply, 1 if refused or it does not fit (reasons on
     stderr), 2 on bad usage.
     """
-    _run(patchfile, workspace, protect, allow_binary, fuzz, dry_run=True)
+    _run(patchfile, workspace, protect, allow_binary, fuzz, config_path, dry_run=True)
 
 
 @patch_group.command()
 @_patch_options
-def apply(patchfile: Path, workspace: Path, protect: tuple[str, ...], allow_binary: bool, fuzz: int) -> None:
+def apply(
+    patchfile: Path, workspace: Path, protect: tuple[str, ...], allow_binary: bool, fuzz: int | None, config_path: Path | None
+) -> None:
     """Apply PATCHFILE (or - for stdin) to the workspace, all files or none.
 
     Exit 0 when applied, 1 if refused or it does not fit (reasons on stderr;
     the workspace is left untouched), 2 on bad usage.
     """
-    _run(patchfile, workspace, protect, allow_binary, fuzz, dry_run=False)
+    _run(patchfile, workspace, protect, allow_binary, fuzz, config_path, dry_run=False)
