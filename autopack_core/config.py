@@ -17,6 +17,7 @@ the two agree. A file that omits a whole registry section (``providers``,
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
@@ -235,13 +236,37 @@ def load_config(path: Path | str | None = None, *, workspace: Path | None = None
 
     Raises ``ConfigError`` (``file:line: path: problem``) on any problem.
     """
-    from autopack_core import config_load
-
     if path is None:
         path = default_config_path(workspace)
     if path is None:
-        return config_load.load_file(BUILTIN_DEFAULTS, display="<built-in defaults>")
-    return config_load.load_file(Path(path))
+        return _load_cached(str(BUILTIN_DEFAULTS), _content(BUILTIN_DEFAULTS), "<built-in defaults>")
+    return _load_cached(str(path), _content(Path(path)), None)
+
+
+def _content(path: Path) -> bytes | None:
+    # The cache is keyed by the file's bytes, not its mtime: file systems
+    # stamp times coarsely, and a config rewritten within one tick must not
+    # be served stale. A missing file falls through to the loader's error.
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=16)
+def _load_cached(path: str, content: bytes | None, display: str | None) -> AutopackConfig:
+    # Parsing YAML costs milliseconds; an executor or a test process asks for
+    # the same file many times. The result is frozen, so sharing it is safe,
+    # and errors are not cached (lru_cache does not store exceptions).
+    from autopack_core import config_load
+
+    try:
+        text = content.decode("utf-8") if content is not None else None
+    except UnicodeDecodeError:
+        text = None
+    if text is None:  # unreadable: the loader says why, with the file's name
+        return config_load.load_file(Path(path), display=display)
+    return config_load.load_text(text, display or path, builtin=Path(path) == BUILTIN_DEFAULTS)
 
 
 def load_config_text(text: str, name: str = "<string>") -> AutopackConfig:

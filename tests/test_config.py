@@ -220,3 +220,17 @@ def test_every_leaf_of_the_shipped_file_mistyped_is_refused_at_its_line(wrong):
             load_config_text("\n".join(broken) + "\n", "s.yaml")
         found = [ln.strip() for ln in str(info.value).splitlines()]
         assert any(ln.startswith(f"s.yaml:{index + 1}: ") for ln in found), (lines[index], str(info.value))
+
+
+def test_a_config_rewritten_at_once_is_read_again(tmp_path):
+    from autopack_core.config import load_config
+
+    path = tmp_path / "models.yaml"
+    path.write_text("governance:\n  fuzz: 1\n")
+    assert load_config(path).governance.fuzz == 1
+    assert load_config(path) is load_config(path)  # parsed once
+    path.write_text("governance:\n  fuzz: 2\n")  # same size, same clock tick
+    assert load_config(path).governance.fuzz == 2
+    path.write_text("governance:\n  fuzz: x\n")
+    with pytest.raises(Exception, match="governance.fuzz"):
+        load_config(path)
