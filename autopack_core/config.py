@@ -24,6 +24,8 @@ from typing import Any, Literal, Mapping, Sequence
 
 import attrs
 
+from autopack_core.patching.governance import GovernancePolicy
+
 from autopack_core.errors import ConfigError
 
 Tier = Literal["cheap", "strong"]
@@ -136,16 +138,9 @@ class HealthBudgetConfig:
     max_total_failures: int = 25
 
 
-@attrs.frozen(kw_only=True)
-class GovernanceConfig:
-    """Held for patch governance (``GovernancePolicy`` takes exactly these)."""
-
-    protected_paths: tuple[str, ...] = (".git/", ".autopack/")
-    exec_protected_paths: tuple[str, ...] = (".githooks/", ".husky/")
-    allow_binary_patches: bool = False
-    max_file_bytes: int = 16 * 1024 * 1024
-    max_hunk_lines: int = 100_000
-    fuzz: int = 0
+# The ``governance:`` section is governed apply's policy itself: one set of
+# knobs and defaults, so the config and ``autopack patch`` cannot drift apart.
+GovernanceConfig = GovernancePolicy
 
 
 @attrs.frozen(kw_only=True)

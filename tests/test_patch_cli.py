@@ -124,15 +124,13 @@ def test_config_option_and_its_errors(ws: Path, tmp_path: Path) -> None:
     assert f"{cfg}:2: governance.fuzz" in r.stderr
 
 
-def test_policy_from_config_carries_every_field() -> None:
-    import attrs
+def test_the_config_section_is_the_policy() -> None:
+    from autopack_core.config import AutopackConfig, load_config_text
+    from autopack_core.patching import DEFAULT_POLICY, GovernancePolicy
 
-    from autopack_core.config import GovernanceConfig, load_config_text
-    from autopack_core.patching import DEFAULT_POLICY, GovernancePolicy, policy_from_config
-
-    # The config section and the policy are one set of knobs with one set of defaults.
-    assert [f.name for f in attrs.fields(GovernanceConfig)] == [f.name for f in attrs.fields(GovernancePolicy)]
-    assert policy_from_config(GovernanceConfig()) == DEFAULT_POLICY
+    # One set of knobs with one set of defaults: config and CLI cannot drift.
+    assert AutopackConfig().governance == DEFAULT_POLICY
     cfg = load_config_text("governance:\n  allow_binary_patches: true\n  fuzz: 2\n  exec_protected_paths: [tools/]\n")
-    policy = policy_from_config(cfg.governance)
+    policy = cfg.governance
+    assert isinstance(policy, GovernancePolicy)
     assert (policy.allow_binary_patches, policy.fuzz, policy.exec_protected_paths) == (True, 2, ("tools/",))

@@ -64,11 +64,11 @@ def _run(
     dry_run: bool,
 ) -> None:
     from autopack_core.config import load_config
-    from autopack_core.patching import governed_apply, policy_from_config
+    from autopack_core.patching import governed_apply
 
     # The same policy a run in this workspace would use: its config's
     # governance section, with the command-line flags on top.
-    base = policy_from_config(load_config(config_path, workspace=workspace).governance)
+    base = load_config(config_path, workspace=workspace).governance
 
     if str(patchfile) == "-":
         data = click.get_binary_stream("stdin").read()

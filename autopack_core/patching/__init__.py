@@ -12,7 +12,7 @@ from autopack_core.patching.apply import (
     proposed_event,
     refused_event,
 )
-from autopack_core.patching.governance import DEFAULT_POLICY, RULES, GovernancePolicy, policy_from_config
+from autopack_core.patching.governance import DEFAULT_POLICY, RULES, GovernancePolicy
 from autopack_core.patching.parse import Block, FileEdit, Hunk, parse_reply
 
 __all__ = [
@@ -22,7 +22,6 @@ __all__ = [
     "FileEdit",
     "GovernancePolicy",
     "Hunk",
-    "policy_from_config",
     "RULES",
     "applied_event",
     "governed_apply",

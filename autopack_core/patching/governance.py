@@ -17,7 +17,7 @@ import re
 import stat
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
 
 import attrs
 
@@ -85,11 +85,6 @@ class GovernancePolicy:
 
 
 DEFAULT_POLICY = GovernancePolicy()
-
-
-def policy_from_config(governance: Any) -> GovernancePolicy:
-    """The policy a config's ``governance:`` section sets (``GovernanceConfig``)."""
-    return GovernancePolicy(**{f.name: getattr(governance, f.name) for f in attrs.fields(GovernancePolicy)})
 
 # Code points HFS+ ignores when comparing names, so ".g\u200cit" is ".git" there;
 # git refuses them for the same reason (is_hfs_dotgit).
