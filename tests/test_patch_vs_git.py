@@ -145,17 +145,22 @@ def _compare(patch: bytes, pre_image: dict[str, bytes], exec_before: frozenset[s
             assert snapshot(ours) == before
 
 
+def _git_patch(change):
+    """(pre-image files, the patch real ``git diff`` makes for the change)."""
+    before, after, exec_after = change
+    with tempfile.TemporaryDirectory() as tmp:
+        repo = Path(tmp)
+        git(repo, "init", "-q")
+        return before, git_diff_between(repo, before, after, exec_after)
+
+
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
 @given(change=change_set(), data=st.data())
 def test_random_edits_agree_with_git_apply(change, data) -> None:
-    before, after, exec_after = change
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = Path(tmp)
-        git(repo, "init", "-q")
-        patch = git_diff_between(repo, before, after, exec_after)
+    before, patch = _git_patch(change)
     if not patch:
         return
     _compare(patch, before)
@@ -164,11 +169,7 @@ def test_random_edits_agree_with_git_apply(change, data) -> None:
 @SETTINGS
 @given(change=change_set(), data=st.data())
 def test_shifted_files_agree_with_git_apply(change, data) -> None:
-    before, after, exec_after = change
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = Path(tmp)
-        git(repo, "init", "-q")
-        patch = git_diff_between(repo, before, after, exec_after)
+    before, patch = _git_patch(change)
     if not patch:
         return
     _compare(patch, data.draw(shifted(before)))
@@ -177,11 +178,7 @@ def test_shifted_files_agree_with_git_apply(change, data) -> None:
 @SETTINGS
 @given(change=change_set(), data=st.data())
 def test_changed_context_agrees_with_git_apply(change, data) -> None:
-    before, after, exec_after = change
-    with tempfile.TemporaryDirectory() as tmp:
-        repo = Path(tmp)
-        git(repo, "init", "-q")
-        patch = git_diff_between(repo, before, after, exec_after)
+    before, patch = _git_patch(change)
     if not patch:
         return
     _compare(patch, data.draw(context_changed(before)))
