@@ -191,3 +191,31 @@ class PatchRefusedError(PatchError):
         self.refusals = tuple(refusals)
         lines = "; ".join(f"{r.path}: {r.rule}: {r.message}" for r in self.refusals)
         super().__init__(f"patch refused: {lines}")
+
+
+class MalformedOutput(AutopackError):
+    """A model's reply does not follow its role's documented protocol.
+
+    ``role`` names the role; ``reason`` is one line saying what is wrong. The
+    executor classifies it as malformed output and may ask again within budget.
+    """
+
+    exit_code = EXIT_FAILED
+
+    def __init__(self, role: str, reason: str):
+        self.role = role
+        self.reason = " ".join(str(reason).split()) or "malformed reply"
+        super().__init__(f"{role}: malformed reply: {self.reason}")
+
+
+class ContextTooSmall(AutopackError):
+    """A prompt cannot fit the model's context even with everything optional left out.
+
+    A config problem (``context_tokens`` too small for the goal, the phase and
+    the role's protocol), so bad input: exit 2.
+    """
+
+    def __init__(self, message: str, *, needed_tokens: int, budget_tokens: int):
+        super().__init__(message)
+        self.needed_tokens = needed_tokens
+        self.budget_tokens = budget_tokens
