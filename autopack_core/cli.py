@@ -221,10 +221,12 @@ def plugins(app: AppContext, as_json: bool) -> None:
 def _add_builtin_commands() -> None:
     from autopack_core.commands.models import models, prompt
     from autopack_core.commands.patch import patch_group
+    from autopack_core.commands.roles import roles_group
 
     cli.add_command(prompt)
     cli.add_command(models)
     cli.add_command(patch_group)
+    cli.add_command(roles_group)
 
 
 _add_builtin_commands()

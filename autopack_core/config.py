@@ -177,6 +177,14 @@ class DiscoveryPromotionConfig:
 
 
 @attrs.frozen(kw_only=True)
+class RoleConfig:
+    """One entry of ``roles:``, keyed by role name (``autopack roles`` lists them)."""
+
+    # A prompt template replacing the role's shipped one; relative to the config file's folder.
+    template: str | None = None
+
+
+@attrs.frozen(kw_only=True)
 class AutopackConfig:
     providers: dict[str, ProviderConfig] = _mapping()
     models: dict[str, ModelConfig] = _mapping()
@@ -187,8 +195,12 @@ class AutopackConfig:
     quotas: QuotasConfig = attrs.field(factory=QuotasConfig)
     retries: RetriesConfig = attrs.field(factory=RetriesConfig)
     discovery_promotion: DiscoveryPromotionConfig = attrs.field(factory=DiscoveryPromotionConfig)
+    roles: dict[str, RoleConfig] = _mapping()
     # Where the file came from, for messages; not a key of the file.
     source: str = attrs.field(default="<built-in defaults>", metadata={"internal": True})
+    # The text of each ``roles.<name>.template`` (checked when loaded) and (path, line of the key).
+    role_templates: dict[str, str] = attrs.field(factory=dict, metadata={"internal": True})
+    role_template_paths: dict[str, tuple[str, int]] = attrs.field(factory=dict, metadata={"internal": True})
 
     def model(self, name: str) -> ModelConfig:
         try:
@@ -235,7 +247,12 @@ def load_config(path: Path | str | None = None, *, workspace: Path | None = None
         path = default_config_path(workspace)
     if path is None:
         return _load_cached(str(BUILTIN_DEFAULTS), _content(BUILTIN_DEFAULTS), "<built-in defaults>")
-    return _load_cached(str(path), _content(Path(path)), None)
+    cfg = _load_cached(str(path), _content(Path(path)), None)
+    if cfg.role_template_paths:  # templates are other files: read them fresh
+        from autopack_core import config_load
+
+        cfg = config_load.read_role_templates(cfg)
+    return cfg
 
 
 def _content(path: Path) -> bytes | None:
@@ -286,6 +303,7 @@ __all__: Sequence[str] = [
     "QuotasConfig",
     "RetriesConfig",
     "DiscoveryPromotionConfig",
+    "RoleConfig",
     "load_config",
     "load_config_text",
     "default_config_path",

@@ -337,9 +337,10 @@ def load_text(text: str, name: str, *, builtin: bool = False) -> AutopackConfig:
     if not isinstance(raw, Mapping):
         raise ConfigError(f"{name}:1: (top level): expected a mapping of sections, got {_kind(_plain(raw))}")
     data = _plain(raw)
-    if "source" in data:
-        allowed = ", ".join(_fields_of(AutopackConfig, ()))
-        raise ConfigError(f"{name}:{_line(raw, ('source',))}: source: unknown key (expected one of: {allowed})")
+    for internal in (f.name for f in attrs.fields(AutopackConfig) if f.metadata.get("internal")):
+        if internal in data:
+            allowed = ", ".join(_fields_of(AutopackConfig, ()))
+            raise ConfigError(f"{name}:{_line(raw, (internal,))}: {internal}: unknown key (expected one of: {allowed})")
     # The built-in providers and models are always there (a file's own entry
     # of the same name wins); a file without ``routing`` gets the built-in one.
     builtin_raw = None if builtin else _builtin_raw()
@@ -365,7 +366,52 @@ def load_text(text: str, name: str, *, builtin: bool = False) -> AutopackConfig:
     problems = [f"{where(p.path, p.at_key)}: {_dotted(p.path, raw)}: {p.message}" for p in check_references(cfg)]
     if problems:
         raise ConfigError(_join(problems))
+    if any(r.template for r in cfg.roles.values()):
+        cfg = _with_role_templates(cfg, raw, name)
     return cfg
+
+
+def _with_role_templates(cfg: AutopackConfig, raw: Any, name: str) -> AutopackConfig:
+    """Find each ``roles.<name>.template`` (relative to the config file's folder) and read it."""
+    base = Path.cwd() if name.startswith("<") else Path(name).parent
+    paths: dict[str, tuple[str, int]] = {}
+    for role, rc in cfg.roles.items():
+        if rc.template:
+            paths[role] = (str(base / rc.template), _line(raw, ("roles", role, "template"), at_key=False) or 0)
+    return read_role_templates(attrs.evolve(cfg, role_template_paths=paths))
+
+
+def read_role_templates(cfg: AutopackConfig) -> AutopackConfig:
+    """``cfg`` with the text of each template in ``role_template_paths``, checked.
+
+    ``load_config`` calls this again on a cached config: the cache is keyed by
+    the config file's bytes, and an edited template must not be served stale.
+    """
+    from autopack_core.roles import template_problems
+
+    texts: dict[str, str] = {}
+    problems: list[str] = []
+    for role, (path_s, line) in cfg.role_template_paths.items():
+        at = f"{cfg.source}:{line}: roles.{role}.template"
+        path = Path(path_s)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            problems.append(f"{at}: no such file {path}")
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{at}: cannot read {path}: {exc}")
+            continue
+        if not text.strip():
+            problems.append(f"{at}: {path} is empty")
+            continue
+        problems += [f"{path}:{n}: {msg} (template of role {role!r}, {cfg.source}:{line})" for n, msg in template_problems(text)]
+        texts[role] = text
+    if problems:
+        raise ConfigError(_join(problems))
+    if texts == cfg.role_templates:
+        return cfg
+    return attrs.evolve(cfg, role_templates=texts)
 
 
 def _has(raw: Any, path: PathT) -> bool:

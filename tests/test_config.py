@@ -46,7 +46,7 @@ def test_shipped_config_sets_every_key():
     hints = __import__("typing").get_type_hints
     for cls in (C.DoctorConfig, C.HealthBudgetConfig, C.GovernanceConfig, C.RetriesConfig,
                 C.DiscoveryPromotionConfig, C.ModelConfig, C.ProviderConfig, C.TierModels,
-                C.RouteOverride, C.EscalationConfig, C.Limit, C.QuotasConfig, C.RoutingConfig, AutopackConfig):
+                C.RouteOverride, C.EscalationConfig, C.Limit, C.QuotasConfig, C.RoutingConfig, C.RoleConfig, AutopackConfig):
         for f in attrs.fields(cls):
             if f.metadata.get("internal"):
                 continue
@@ -57,7 +57,7 @@ def test_shipped_config_sets_every_key():
 def test_docs_describe_every_key():
     doc = (REPO / "docs" / "configuration.md").read_text()
     for cls in (C.DoctorConfig, C.HealthBudgetConfig, C.GovernanceConfig, C.RetriesConfig, C.DiscoveryPromotionConfig,
-                C.ModelConfig, C.ProviderConfig, C.TierModels, C.RouteOverride, C.EscalationConfig, C.Limit):
+                C.ModelConfig, C.ProviderConfig, C.TierModels, C.RouteOverride, C.EscalationConfig, C.Limit, C.RoleConfig):
         for f in attrs.fields(cls):
             assert f"`{f.name}`" in doc, f"{cls.__name__}.{f.name} not in docs/configuration.md"
 
