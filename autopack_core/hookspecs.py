@@ -56,11 +56,20 @@ def register_providers(register: Callable[..., None]) -> None:
 def register_roles(register: Callable[..., None]) -> None:
     """Register model roles (Builder, Auditor, Doctor, or new ones).
 
-    Called once when the plugin registry is built.
+    Called once when the registry of roles is first needed. A name registered
+    by two plugins is an error. The contract is ``contracts.Role``; the
+    built-in roles are in ``autopack_plugins.roles``, and ``docs/roles.md``
+    shows a whole third-party role.
 
-    :param register: ``register(name, role)``. ``role`` builds the role's
-        prompt and parses the model's reply into the role's result.
-    :return: nothing.
+    :param register: ``register(name, role)``. ``role`` is pure (no I/O):
+        ``name``, ``description``, ``default_template``;
+        ``build_prompt(context: RoleContext, *, context_tokens, template=None)
+        -> Prompt`` fits the prompt to the model's context (what was cut is in
+        ``Prompt.omitted``); ``parse_reply(text) -> object`` returns the
+        role's result or raises ``MalformedOutput``, never anything else. The
+        executor routes the role's model by ``name`` (``routing.roles``) and
+        makes the call.
+    :return: nothing; registration is through ``register``.
     """
 
 

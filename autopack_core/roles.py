@@ -33,8 +33,9 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from string import Template
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -180,7 +181,7 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN)
 
 
-def prompt_budget(config: "AutopackConfig", model: str) -> int:
+def prompt_budget(config: AutopackConfig, model: str) -> int:
     """Tokens a prompt to ``model`` may use: its context less room for its reply."""
     m = config.model(model)
     context = m.context_tokens or DEFAULT_CONTEXT_TOKENS
@@ -217,13 +218,13 @@ def template_problems(template: str) -> list[tuple[int, str]]:
     return out
 
 
-def template_for(config: "AutopackConfig", role_name: str, role: Any) -> str:
+def template_for(config: AutopackConfig, role_name: str, role: Any) -> str:
     """The template a role uses: the config's override if it has one, else the role's own."""
     override = getattr(config, "role_templates", {}).get(role_name)
     return override if override is not None else role.default_template
 
 
-def template_source(config: "AutopackConfig", role_name: str) -> str:
+def template_source(config: AutopackConfig, role_name: str) -> str:
     """Where ``template_for`` takes a role's template from: ``shipped`` or the file's path."""
     ref = getattr(config, "role_template_paths", {}).get(role_name)
     return ref[0] if ref else "shipped"
@@ -405,7 +406,11 @@ class _Parts:
         for label, shown, full in (
             ("hints", self.hints, ctx.hints),
             ("rules", self.rules, ctx.rules),
-            ("recent failures", self.recent_failures, ctx.doctor_request.context.recent_failures if ctx.doctor_request else ()),
+            (
+                "recent failures",
+                self.recent_failures,
+                ctx.doctor_request.context.recent_failures if ctx.doctor_request else (),
+            ),
         ):
             if len(shown) < len(full):
                 out.append(f"{label}: the {len(full) - len(shown)} oldest of {len(full)}")
@@ -433,7 +438,9 @@ class _Parts:
             if not text and f.text:
                 blocks.append(f"### {f.path}\n(contents {_LEFT_OUT[1:]}")
                 continue
-            note = f"\n[... the last {len(f.text) - len(text)} characters are left out]" if len(text) < len(f.text) else ""
+            note = (
+                f"\n[... the last {len(f.text) - len(text)} characters are left out]" if len(text) < len(f.text) else ""
+            )
             body = text if text.endswith("\n") or not text else text + "\n"
             blocks.append(f"### {f.path}\n{fence}\n{body}{fence}{note}")
         return "\n\n".join(blocks)
@@ -451,7 +458,11 @@ class _Parts:
         if not full:
             return _NONE
         fence = _fence(full)
-        note = f"\n[... the last {len(full) - len(self.diff)} characters are left out]" if len(self.diff) < len(full) else ""
+        note = (
+            f"\n[... the last {len(full) - len(self.diff)} characters are left out]"
+            if len(self.diff) < len(full)
+            else ""
+        )
         body = self.diff if self.diff.endswith("\n") or not self.diff else self.diff + "\n"
         return f"{fence}diff\n{body}{fence}{note}"
 

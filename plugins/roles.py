@@ -8,26 +8,24 @@ module; ``autopack roles template NAME`` prints them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from autopack_core.hookspecs import hookimpl
-from autopack_core.errors import MalformedOutput, PatchParseError, PlanError
-from autopack_core.plan import PhaseSpec
-from autopack_core.roles import (
-    AUDIT_VERDICTS,
-    DOCTOR_ACTIONS,
-    AuditReply,
-    BuilderReply,
-    DoctorResponse,
-    Prompt,
-    RoleContext,
-    assemble_prompt,
-    check_keys,
-    reply_json_object,
-    string_field,
-    string_list,
-)
+
+if TYPE_CHECKING:
+    from autopack_core.plan import PhaseSpec
+    from autopack_core.roles import (
+        AuditReply,
+        BuilderReply,
+        DoctorResponse,
+        Prompt,
+        RoleContext,
+    )
+
+# Every command loads the plugins, so the roles' machinery (attrs classes,
+# json, the patch parser) is imported when a role is first used, not here.
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -51,7 +49,11 @@ class TemplateRole:
         return cached
 
     def build_prompt(self, context: RoleContext, *, context_tokens: int, template: str | None = None) -> Prompt:
-        return assemble_prompt(context, template if template is not None else self.default_template, context_tokens=context_tokens)
+        from autopack_core.roles import assemble_prompt
+
+        return assemble_prompt(
+            context, template if template is not None else self.default_template, context_tokens=context_tokens
+        )
 
 
 class Builder(TemplateRole):
@@ -59,8 +61,9 @@ class Builder(TemplateRole):
     description = "proposes the phase's edits as unified diffs or search/replace blocks"
 
     def parse_reply(self, text: str) -> BuilderReply:
-        # The patching package is only needed once a reply comes back.
+        from autopack_core.errors import MalformedOutput, PatchParseError
         from autopack_core.patching.parse import parse_reply
+        from autopack_core.roles import BuilderReply
 
         try:
             edits = parse_reply(text)
@@ -76,6 +79,15 @@ class Auditor(TemplateRole):
     description = "reviews the applied diff: approve, or reject with issues for the Builder"
 
     def parse_reply(self, text: str) -> AuditReply:
+        from autopack_core.errors import MalformedOutput
+        from autopack_core.roles import (
+            AUDIT_VERDICTS,
+            AuditReply,
+            check_keys,
+            reply_json_object,
+            string_list,
+        )
+
         data = reply_json_object(text, self.name)
         check_keys(data, self.name, required=("verdict",), allowed=("verdict", "issues"))
         verdict = data["verdict"]
@@ -109,7 +121,8 @@ def revised_phases(data: object) -> tuple[PhaseSpec, ...]:
 
 
 def _phases_minimal(data: object, source: str) -> tuple[PhaseSpec, ...]:
-    from autopack_core.plan import COMPLEXITIES, CheckSpec
+    from autopack_core.errors import PlanError
+    from autopack_core.plan import COMPLEXITIES, CheckSpec, PhaseSpec
 
     if not isinstance(data, list):
         raise PlanError(f"{source}: expected a list of phases")
@@ -172,6 +185,16 @@ class Doctor(TemplateRole):
     description = "diagnoses a failure and picks a recovery action (retry_with_fix, replan, ...)"
 
     def parse_reply(self, text: str) -> DoctorResponse:
+        from autopack_core.errors import MalformedOutput, PlanError
+        from autopack_core.roles import (
+            DOCTOR_ACTIONS,
+            DoctorResponse,
+            check_keys,
+            reply_json_object,
+            string_field,
+            string_list,
+        )
+
         role = self.name
         data = reply_json_object(text, role)
         check_keys(data, role, required=("action", "confidence"), allowed=_DOCTOR_KEYS)

@@ -30,9 +30,29 @@ def test_hook_register_providers():
 
 
 def test_hook_register_roles():
-    role = object()
+    from autopack_core.plan import PhaseSpec
+    from autopack_core.roles import Prompt, RoleContext, assemble_prompt, reply_json_object
+
+    class Reviewer:
+        """A minimal third-party role, as docs/roles.md shows one."""
+
+        name = "reviewer"
+        description = "says whether a phase's goal reads clearly"
+        default_template = "[system]\nReply with JSON {\"clear\": true|false}.\n[user]\n$phase_goal\n$omitted"
+
+        def build_prompt(self, context: RoleContext, *, context_tokens: int, template: str | None = None) -> Prompt:
+            return assemble_prompt(context, template or self.default_template, context_tokens=context_tokens)
+
+        def parse_reply(self, text: str) -> bool:
+            return reply_json_object(text, self.name).get("clear") is True
+
+    role = Reviewer()
     ps = load_plugins(extra=[("r", plugin(register_roles=lambda register: register("reviewer", role)))])
-    assert ps.registry("roles")["reviewer"].obj is role
+    got = ps.registry("roles")["reviewer"]
+    assert got.obj is role and got.plugin == "r"
+    prompt = got.obj.build_prompt(RoleContext(goal="g", phase=PhaseSpec(id="p", goal="tidy up")), context_tokens=100)
+    assert prompt.system.startswith("Reply with JSON") and prompt.user == "tidy up\n"
+    assert got.obj.parse_reply('```json\n{"clear": true}\n```') is True
 
 
 def test_hook_register_quality_checks(autopack_workspace):
@@ -72,10 +92,14 @@ def test_hook_register_fix_types():
 
 
 def test_two_plugins_registering_one_name_is_an_error_naming_both():
-    a = plugin(register_roles=lambda register: register("builder", 1))
-    b = plugin(register_roles=lambda register: register("builder", 2))
+    a = plugin(register_roles=lambda register: register("reviewer", 1))
+    b = plugin(register_roles=lambda register: register("reviewer", 2))
     ps = load_plugins(extra=[("plug-a", a), ("plug-b", b)])
     with pytest.raises(PluginError, match="'plug-a'.*'plug-b'|'plug-b'.*'plug-a'"):
+        ps.registry("roles")
+    # A built-in name is no exception: the built-in roles plugin is a plugin like any other.
+    ps = load_plugins(extra=[("plug-a", plugin(register_roles=lambda register: register("builder", 1)))])
+    with pytest.raises(PluginError, match="'roles' and 'plug-a'"):
         ps.registry("roles")
 
 

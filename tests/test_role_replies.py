@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from autopack_plugins.roles import Auditor, Builder, Doctor
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,7 +13,6 @@ from autopack_core.errors import MalformedOutput
 from autopack_core.plan import CheckSpec, PhaseSpec
 from autopack_core.plugins import load_plugins
 from autopack_core.roles import DOCTOR_ACTIONS, AuditReply, BuilderReply, DoctorResponse
-from autopack_plugins.roles import Auditor, Builder, Doctor
 
 builder, auditor, doctor = Builder(), Auditor(), Doctor()
 
@@ -61,8 +61,16 @@ def test_builder_parses_bare_diffs_and_search_replace_blocks():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "   \n", "I could not find the file, sorry.", '{"edits": []}', "```python\nprint(1)\n```",
-     "@@ -1 +1 @@\n-a\n+b\n", "<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n", "\x00\x01garbage\ud800"],
+    [
+        "",
+        "   \n",
+        "I could not find the file, sorry.",
+        '{"edits": []}',
+        "```python\nprint(1)\n```",
+        "@@ -1 +1 @@\n-a\n+b\n",
+        "<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n",
+        "\x00\x01garbage\ud800",
+    ],
 )
 def test_builder_refuses_replies_without_edits(text):
     with pytest.raises(MalformedOutput) as e:
@@ -112,30 +120,56 @@ def test_auditor_refuses_anything_else(text, why):
 
 
 def test_doctor_reads_each_action():
-    r = doctor.parse_reply('{"action": "retry_with_fix", "confidence": 0.8, "rationale": "stale", "hint": "copy exactly"}')
+    r = doctor.parse_reply(
+        '{"action": "retry_with_fix", "confidence": 0.8, "rationale": "stale", "hint": "copy exactly"}'
+    )
     assert r == DoctorResponse(action="retry_with_fix", confidence=0.8, rationale="stale", hint="copy exactly")
     for action in ("skip_phase", "rollback_run", "mark_fatal"):
         assert doctor.parse_reply(json.dumps({"action": action, "confidence": 1})).action == action
     r = doctor.parse_reply(
         "```json\n"
-        + json.dumps({"action": "execute_fix", "confidence": 0, "fix_type": "git",
-                      "fix_commands": ["git checkout -- a.py"], "verify_command": "git status"})
+        + json.dumps(
+            {
+                "action": "execute_fix",
+                "confidence": 0,
+                "fix_type": "git",
+                "fix_commands": ["git checkout -- a.py"],
+                "verify_command": "git status",
+            }
+        )
         + "\n```"
     )
     assert r.fix_commands == ("git checkout -- a.py",) and r.fix_type == "git" and r.confidence == 0.0
 
 
 def test_doctor_replan_carries_validated_phases():
-    r = doctor.parse_reply(json.dumps({
-        "action": "replan", "confidence": 0.7, "rationale": "flawed",
-        "revised_phases": [
-            {"id": "a", "goal": "do a", "complexity": "low", "scope": ["x.py"], "checks": ["pytest", {"name": "command", "run": "ruff ."}]},
-            {"id": "b", "goal": "do b", "optional": True},
-        ],
-    }))
+    r = doctor.parse_reply(
+        json.dumps(
+            {
+                "action": "replan",
+                "confidence": 0.7,
+                "rationale": "flawed",
+                "revised_phases": [
+                    {
+                        "id": "a",
+                        "goal": "do a",
+                        "complexity": "low",
+                        "scope": ["x.py"],
+                        "checks": ["pytest", {"name": "command", "run": "ruff ."}],
+                    },
+                    {"id": "b", "goal": "do b", "optional": True},
+                ],
+            }
+        )
+    )
     assert r.revised_phases == (
-        PhaseSpec(id="a", goal="do a", complexity="low", scope=("x.py",),
-                  checks=(CheckSpec(name="pytest"), CheckSpec(name="command", options=(("run", "ruff ."),)))),
+        PhaseSpec(
+            id="a",
+            goal="do a",
+            complexity="low",
+            scope=("x.py",),
+            checks=(CheckSpec(name="pytest"), CheckSpec(name="command", options=(("run", "ruff ."),))),
+        ),
         PhaseSpec(id="b", goal="do b", optional=True),
     )
 
@@ -151,13 +185,24 @@ def test_doctor_replan_carries_validated_phases():
         ({"action": "mark_fatal", "confidence": True}, "a number"),
         ({"action": "retry_with_fix", "confidence": 0.5}, "needs a hint"),
         ({"action": "execute_fix", "confidence": 0.5, "fix_type": "git"}, "needs fix_type and fix_commands"),
-        ({"action": "execute_fix", "confidence": 0.5, "fix_type": "git", "fix_commands": "git reset"}, "list of strings"),
+        (
+            {"action": "execute_fix", "confidence": 0.5, "fix_type": "git", "fix_commands": "git reset"},
+            "list of strings",
+        ),
         ({"action": "replan", "confidence": 0.5}, "needs revised_phases"),
         ({"action": "replan", "confidence": 0.5, "revised_phases": [{"id": "a"}]}, "goal"),
-        ({"action": "replan", "confidence": 0.5, "revised_phases": [{"id": "a", "goal": "g", "complexity": "huge"}]},
-         "complexity"),
-        ({"action": "replan", "confidence": 0.5, "revised_phases": [{"id": "a", "goal": "g"}, {"id": "a", "goal": "h"}]},
-         "duplicate"),
+        (
+            {"action": "replan", "confidence": 0.5, "revised_phases": [{"id": "a", "goal": "g", "complexity": "huge"}]},
+            "complexity",
+        ),
+        (
+            {
+                "action": "replan",
+                "confidence": 0.5,
+                "revised_phases": [{"id": "a", "goal": "g"}, {"id": "a", "goal": "h"}],
+            },
+            "duplicate",
+        ),
         ({"action": "mark_fatal", "confidence": 0.5, "revised_phases": []}, "only to action replan"),
         ({"action": "mark_fatal", "confidence": 0.5, "fix_command": "x"}, "unknown key 'fix_command'"),
         ({"action": "mark_fatal", "confidence": 0.5, "hint": 3}, "hint must be a string"),
@@ -199,12 +244,17 @@ _doctor_like = st.fixed_dictionaries(
         "revised_phases": st.lists(
             st.fixed_dictionaries(
                 {"id": st.text(max_size=3) | _json_values, "goal": st.text(max_size=5) | _json_values},
-                optional={"complexity": st.sampled_from(["low", "medium", "high", "x"]) | _json_values,
-                          "scope": _json_values, "checks": _json_values, "optional": _json_values,
-                          "category": _json_values},
+                optional={
+                    "complexity": st.sampled_from(["low", "medium", "high", "x"]) | _json_values,
+                    "scope": _json_values,
+                    "checks": _json_values,
+                    "optional": _json_values,
+                    "category": _json_values,
+                },
             ),
             max_size=3,
-        ) | _json_values,
+        )
+        | _json_values,
     },
 )
 _audit_like = st.fixed_dictionaries(
@@ -212,15 +262,34 @@ _audit_like = st.fixed_dictionaries(
     optional={"issues": st.lists(st.text(max_size=10), max_size=3) | _json_values},
 )
 _fragments = st.sampled_from(
-    ["--- a/x.py\n", "+++ b/x.py\n", "@@ -1 +1 @@\n", "@@ -1,2 +1,3 @@\n", "-a\n", "+b\n", " c\n", "diff --git a/x b/x\n",
-     "new file mode 100644\n", "x.py\n", "<<<<<<< SEARCH\n", "=======\n", ">>>>>>> REPLACE\n", "```diff\n", "```\n",
-     "GIT binary patch\n", "literal 5\n", "\\ No newline at end of file\n", "rename from a\n", "rename to b\n"]
+    [
+        "--- a/x.py\n",
+        "+++ b/x.py\n",
+        "@@ -1 +1 @@\n",
+        "@@ -1,2 +1,3 @@\n",
+        "-a\n",
+        "+b\n",
+        " c\n",
+        "diff --git a/x b/x\n",
+        "new file mode 100644\n",
+        "x.py\n",
+        "<<<<<<< SEARCH\n",
+        "=======\n",
+        ">>>>>>> REPLACE\n",
+        "```diff\n",
+        "```\n",
+        "GIT binary patch\n",
+        "literal 5\n",
+        "\\ No newline at end of file\n",
+        "rename from a\n",
+        "rename to b\n",
+    ]
 )
 
 
 def _replies():
-    as_json = lambda s: s.map(json.dumps)  # noqa: E731
-    fenced = lambda s: s.map(lambda t: f"```json\n{t}\n```")  # noqa: E731
+    as_json = lambda s: s.map(json.dumps)
+    fenced = lambda s: s.map(lambda t: f"```json\n{t}\n```")
     return (
         st.text()
         | as_json(_json_values)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from autopack_plugins.roles import BUILTIN_ROLES, shipped_template
+from conftest import run_cli_text
 
 from autopack_core.config import load_config
 from autopack_core.errors import ConfigError
 from autopack_core.plan import PhaseSpec
 from autopack_core.roles import RoleContext, template_for, template_source
-from autopack_plugins.roles import BUILTIN_ROLES, shipped_template
-from conftest import run_cli_text
 
 ROLES = {r.name: r for r in BUILTIN_ROLES}
 MINE = "[system]\nYou build things for $goal.\n[user]\nPhase $phase_id: $phase_goal\n$files\n$omitted"
@@ -63,7 +63,9 @@ def test_an_empty_template_and_unknown_keys_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="is empty"):
         load_config(path)
     path = write_config(tmp_path, "roles:\n  doctor:\n    prompt: e.txt\n")
-    with pytest.raises(ConfigError, match=r"models.yaml:5: roles.doctor.prompt: unknown key \(expected one of: template\)"):
+    with pytest.raises(
+        ConfigError, match=r"models.yaml:5: roles.doctor.prompt: unknown key \(expected one of: template\)"
+    ):
         load_config(path)
     path = write_config(tmp_path, "role_templates:\n  doctor: hi\n")
     with pytest.raises(ConfigError, match=r"models.yaml:3: role_templates: unknown key"):
@@ -86,7 +88,7 @@ def test_a_changed_template_is_read_again(tmp_path):
 
 
 def test_roles_lists_each_role_with_its_plugin_and_template_source(tmp_path):
-    path = write_config(tmp_path, "roles:\n  builder:\n    template: mine.txt\n  buidler:\n    template: mine.txt\n")
+    write_config(tmp_path, "roles:\n  builder:\n    template: mine.txt\n  buidler:\n    template: mine.txt\n")
     (tmp_path / "config" / "mine.txt").write_text(MINE)
     r = run_cli_text(["roles"], cwd=tmp_path)
     assert r.returncode == 0, r.stderr

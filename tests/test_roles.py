@@ -7,6 +7,7 @@ import re
 from string import Template
 
 import pytest
+from autopack_plugins.roles import BUILTIN_ROLES, shipped_template
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +15,6 @@ from autopack_core.errors import ContextTooSmall
 from autopack_core.plan import CheckSpec, PhaseSpec
 from autopack_core.roles import (
     CHARS_PER_TOKEN,
-    PLACEHOLDERS,
     DoctorContextSummary,
     DoctorRequest,
     FileExcerpt,
@@ -24,7 +24,6 @@ from autopack_core.roles import (
     split_template,
     template_problems,
 )
-from autopack_plugins.roles import BUILTIN_ROLES, shipped_template
 
 ROLES = {r.name: r for r in BUILTIN_ROLES}
 PROTOCOL_MARK = {"builder": "<<<<<<< SEARCH", "auditor": '"verdict": "approve"', "doctor": "execute_fix:"}
@@ -50,7 +49,9 @@ def request(msg: str = "boom", recent: tuple[str, ...] = ()) -> DoctorRequest:
         health_ratio=0.25,
         categories_seen=("patch_apply",),
         patch_errors=2,
-        context=DoctorContextSummary(goal="g", phase_goal="pg", recent_failures=recent, files_in_scope=("src/report.py",)),
+        context=DoctorContextSummary(
+            goal="g", phase_goal="pg", recent_failures=recent, files_in_scope=("src/report.py",)
+        ),
     )
 
 
@@ -108,8 +109,16 @@ def test_auditor_prompt_shows_the_phase_and_the_diff_in_a_fence_longer_than_any_
 def test_doctor_prompt_shows_the_request_the_summary_and_every_action():
     ctx = RoleContext(goal="g", phase=PHASE, doctor_request=request("Traceback: KeyError 'x'", ("first", "second")))
     p = ROLES["doctor"].build_prompt(ctx, context_tokens=100_000)
-    for part in ("error category: patch_apply", "attempts so far: 3", "health budget used: 25%", "KeyError 'x'",
-                 "- first\n- second", "files in scope: src/report.py", "merge conflict", "missing"):
+    for part in (
+        "error category: patch_apply",
+        "attempts so far: 3",
+        "health budget used: 25%",
+        "KeyError 'x'",
+        "- first\n- second",
+        "files in scope: src/report.py",
+        "merge conflict",
+        "missing",
+    ):
         assert part in p.system + p.user, part
     for action in ("retry_with_fix", "replan", "skip_phase", "rollback_run", "mark_fatal", "execute_fix"):
         assert f"- {action}:" in p.system
@@ -252,7 +261,9 @@ def test_any_prompt_fits_any_budget_above_the_floor_and_says_what_it_left_out(ca
             n, total = map(int, re.match(r"the (\d+) oldest of (\d+)$", omitted[label]).groups())
             assert total == len(items) and 0 < n <= total
     if "previous failure" in omitted:
-        cut, total = map(int, re.match(r"(\d+) of (\d+) characters \(its start\)$", omitted["previous failure"]).groups())
+        cut, total = map(
+            int, re.match(r"(\d+) of (\d+) characters \(its start\)$", omitted["previous failure"]).groups()
+        )
         assert total == len(ctx.previous_failure)
         if "previous_failure" in shows:
             assert ctx.previous_failure[cut:] in text
@@ -272,7 +283,10 @@ def test_any_prompt_fits_any_budget_above_the_floor_and_says_what_it_left_out(ca
             if earlier == "repo map" and ctx.repo_map:
                 assert omitted.get("repo map", "").startswith(f"{len(ctx.repo_map)} of"), (later, p.omitted)
             if earlier in ("hints", "rules") and getattr(ctx, earlier):
-                assert omitted.get(earlier, "").startswith(f"the {len(getattr(ctx, earlier))} oldest"), (later, p.omitted)
+                assert omitted.get(earlier, "").startswith(f"the {len(getattr(ctx, earlier))} oldest"), (
+                    later,
+                    p.omitted,
+                )
             if earlier == "other files":
                 for f in ctx.files:
                     if f.path not in first and f.text:
