@@ -291,3 +291,27 @@ def test_any_prompt_fits_any_budget_above_the_floor_and_says_what_it_left_out(ca
                 for f in ctx.files:
                     if f.path not in first and f.text:
                         assert omitted.get(f"file {f.path}", "").startswith(f"{len(f.text)} of"), (later, p.omitted)
+
+
+def test_docs_list_every_placeholder_and_action_and_their_example_role_works():
+    from pathlib import Path
+
+    from autopack_core.errors import MalformedOutput
+    from autopack_core.roles import DOCTOR_ACTIONS, PLACEHOLDERS
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "roles.md").read_text()
+    for name in PLACEHOLDERS:
+        assert f"`${name}`" in doc or f"${name}`" in doc, name
+    for action in DOCTOR_ACTIONS:
+        assert f"`{action}`" in doc
+    code = doc.split("# my_roles/hooks.py\n", 1)[1].split("```", 1)[0]
+    ns: dict = {}
+    exec(compile(code, "docs/roles.md", "exec"), ns)
+    registered: dict = {}
+    ns["register_roles"](lambda name, role: registered.setdefault(name, role))
+    role = registered["goal_reviewer"]
+    p = role.build_prompt(RoleContext(goal="ship", phase=PHASE), context_tokens=1000)
+    assert "Run goal: ship" in p.user and "id: add-flag" in p.user and '{"clear": true}' in p.system
+    assert role.parse_reply('```json\n{"clear": false, "question": "which format?"}\n```')["clear"] is False
+    with pytest.raises(MalformedOutput):
+        role.parse_reply("yes")
