@@ -117,7 +117,7 @@ def revised_phases(data: object) -> tuple[PhaseSpec, ...]:
         from autopack_core.planfile import phases_from_data  # type: ignore[import-not-found, unused-ignore]
     except ImportError:  # until the plan-file loader lands; then this fallback goes
         phases_from_data = _phases_minimal
-    return tuple(phases_from_data(data, "revised_phases"))
+    return tuple(phases_from_data(data, "doctor reply"))
 
 
 def _phases_minimal(data: object, source: str) -> tuple[PhaseSpec, ...]:
@@ -125,12 +125,12 @@ def _phases_minimal(data: object, source: str) -> tuple[PhaseSpec, ...]:
     from autopack_core.plan import COMPLEXITIES, CheckSpec, PhaseSpec
 
     if not isinstance(data, list):
-        raise PlanError(f"{source}: expected a list of phases")
+        raise PlanError(f"{source}: revised_phases: expected a list of phases")
     out: list[PhaseSpec] = []
     seen: set[str] = set()
     allowed = ("id", "goal", "category", "complexity", "scope", "checks", "optional")
     for i, p in enumerate(data):
-        where = f"{source}[{i}]"
+        where = f"{source}: revised_phases[{i}]"
         if not isinstance(p, dict):
             raise PlanError(f"{where}: expected a mapping")
         extra = [k for k in p if k not in allowed]
@@ -185,7 +185,7 @@ class Doctor(TemplateRole):
     description = "diagnoses a failure and picks a recovery action (retry_with_fix, replan, ...)"
 
     def parse_reply(self, text: str) -> DoctorResponse:
-        from autopack_core.errors import MalformedOutput, PlanError
+        from autopack_core.errors import AutopackError, MalformedOutput
         from autopack_core.roles import (
             DOCTOR_ACTIONS,
             DoctorResponse,
@@ -217,7 +217,7 @@ class Doctor(TemplateRole):
                 raise MalformedOutput(role, "replan needs revised_phases: a non-empty list of phases")
             try:
                 phases = revised_phases(raw_phases)
-            except PlanError as exc:
+            except AutopackError as exc:  # PlanError; any refusal of the plan loader is the reply's fault
                 raise MalformedOutput(role, str(exc)) from None
         elif raw_phases is not None:
             raise MalformedOutput(role, "revised_phases belongs only to action replan")

@@ -257,9 +257,12 @@ def test_any_prompt_fits_any_budget_above_the_floor_and_says_what_it_left_out(ca
     if "repo_map" in shows:
         assert all(f"\n{path}\n" in text for path in kept)
     for label, items in (("hints", ctx.hints), ("rules", ctx.rules)):
+        n = 0
         if label in omitted:
             n, total = map(int, re.match(r"the (\d+) oldest of (\d+)$", omitted[label]).groups())
             assert total == len(items) and 0 < n <= total
+        if label in shows:
+            assert all(f"- {item}\n" in text for item in items[n:]), label
     if "previous failure" in omitted:
         cut, total = map(
             int, re.match(r"(\d+) of (\d+) characters \(its start\)$", omitted["previous failure"]).groups()
