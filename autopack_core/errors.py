@@ -219,3 +219,7 @@ class ContextTooSmall(AutopackError):
         super().__init__(message)
         self.needed_tokens = needed_tokens
         self.budget_tokens = budget_tokens
+
+
+class WorkspaceError(AutopackError):
+    """The workspace is not a usable git repository, or a git operation on it was refused."""
