@@ -900,7 +900,9 @@ def _write_file_diff(
     hunks = list(unified_diff_with_algorithm(_lines(old), _lines(new)))
     if not hunks:
         return
-    out.write(b"--- " + from_name + b"\n+++ " + to_name + b"\n")
+    # Git ends a name holding a space with a tab, so that GNU patch reads it whole.
+    tab = b"\t" if b" " in path else b""
+    out.write(b"--- " + from_name + (tab if a else b"") + b"\n+++ " + to_name + (tab if b else b"") + b"\n")
     out.writelines(hunks[2:])  # dulwich's own ---/+++ lines cannot quote names
 
 

@@ -61,13 +61,16 @@ def main() -> None:
             edit(theirs, rnd)
             t0 = time.perf_counter()
             subprocess.run(["git", "-C", str(theirs), "add", "-A"], check=True, env=env)
-            subprocess.run(["git", "-C", str(theirs), "commit", "-q", "--no-verify", "-m", f"round {rnd}"], check=True,
-                           env=env)
+            subprocess.run(
+                ["git", "-C", str(theirs), "commit", "-q", "--no-verify", "-m", f"round {rnd}"], check=True, env=env
+            )
             t_git.append((time.perf_counter() - t0) * 1000)
-        ours_tree = subprocess.run(["git", "-C", str(ours), "rev-parse", "HEAD^{tree}"], capture_output=True,
-                                   text=True, env=env).stdout
-        theirs_tree = subprocess.run(["git", "-C", str(theirs), "rev-parse", "HEAD^{tree}"], capture_output=True,
-                                     text=True, env=env).stdout
+        ours_tree = subprocess.run(
+            ["git", "-C", str(ours), "rev-parse", "HEAD^{tree}"], capture_output=True, text=True, env=env
+        ).stdout
+        theirs_tree = subprocess.run(
+            ["git", "-C", str(theirs), "rev-parse", "HEAD^{tree}"], capture_output=True, text=True, env=env
+        ).stdout
     result = {
         "files": args.files,
         "rounds": args.rounds,
