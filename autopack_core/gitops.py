@@ -114,6 +114,7 @@ class GitWorkspace:
             raise WorkspaceError(f"{self.path}: a bare git repository has no worktree to build in")
         self._root = os.fsencode(os.path.abspath(self.path))
         self._state = os.fsencode(STATE_FOLDER)
+        self._state_dir = self._state + b"/"
         cfg = self._repo.get_config()
         self._filemode = cfg.get_boolean(b"core", b"filemode", True)
         self._index_cache: tuple[tuple[int, int, int], IndexMap] | None = None
@@ -212,7 +213,7 @@ class GitWorkspace:
             f.write(f"{sep}# Autopack's state (event store); added by autopack\n{line}\n")
 
     def _is_state(self, path: bytes) -> bool:
-        return path == self._state or path.startswith(self._state + b"/")
+        return path[:1] == b"." and (path == self._state or path.startswith(self._state_dir))
 
     # --- scanning the worktree --------------------------------------------
 
@@ -361,10 +362,10 @@ class GitWorkspace:
                     if self._is_state(rel):
                         continue
                     try:
-                        st = de.stat(follow_symlinks=False)
+                        is_dir = de.is_dir(follow_symlinks=False)  # from the directory entry: no stat
                     except OSError:
                         continue
-                    if stat.S_ISDIR(st.st_mode):
+                    if is_dir:
                         if getattr(index.get(rel), "mode", None) == S_IFGITLINK:
                             continue  # a submodule
                         if os.path.lexists(self._full(rel) + b"/.git"):
@@ -373,6 +374,10 @@ class GitWorkspace:
                             continue
                         stack.append(rel)
                     elif rel not in index:
+                        try:
+                            st = de.stat(follow_symlinks=False)
+                        except OSError:
+                            continue
                         if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode)):
                             continue
                         if ignores.is_ignored(_show(rel)):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -193,7 +195,7 @@ def test_only_changed_files_are_read(repo: Path, monkeypatch: pytest.MonkeyPatch
     reads: list[bytes] = []
     real = GitWorkspace._read_blob
 
-    def counting(self: GitWorkspace, rel: bytes, st: os.stat_result):  # noqa: ANN202
+    def counting(self: GitWorkspace, rel: bytes, st: os.stat_result):
         reads.append(rel)
         return real(self, rel, st)
 
@@ -556,7 +558,7 @@ def _apply(repo: Path, ops: list[tuple[str, str, str]]) -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(first=OPS, second=OPS)
-def test_property_checkpoint_equals_git_and_reset_restores(tmp_path_factory, first, second) -> None:  # noqa: ANN001
+def test_property_checkpoint_equals_git_and_reset_restores(tmp_path_factory, first, second) -> None:
     base = tmp_path_factory.mktemp("prop")
     repo = make_git_workspace(base / "ws", {"a.txt": "a\n", "sub/c.txt": "c\n", ".gitignore": "*.log\n"})
     other = twin(repo, base / "twin")
@@ -576,3 +578,15 @@ def test_property_checkpoint_equals_git_and_reset_restores(tmp_path_factory, fir
     assert ls_tree(repo) == pristine
     assert status(repo) == []
     assert git(repo, "diff-files", "--name-only") == ""
+
+
+def test_checkpoint_bench_reports_its_figures() -> None:
+    script = Path(__file__).resolve().parent.parent / "scripts" / "bench_checkpoint.py"
+    r = subprocess.run(
+        [sys.executable, str(script), "--files", "200", "--rounds", "4"], capture_output=True, text=True, timeout=120
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["same_tree"] is True  # the same edits gave the same tree as the git CLI
+    for key in ("checkpoint_ms", "checkpoint_fresh_instance_ms", "git_cli_ms", "ratio"):
+        assert out[key] > 0, key
