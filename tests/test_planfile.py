@@ -118,8 +118,10 @@ CASES = [
     ),
     (
         "goal: x\nphases:\n  - id: a b\n    goal: g\n",
-        "plan.yaml:3: phases[0].id: 'a b' is not a valid id (letters, digits, '-', '_' and '.', starting with a letter "
-        "or digit, at most 100 characters)",
+        (
+            "plan.yaml:3: phases[0].id: 'a b' is not a valid id (letters, digits, '-', '_' and '.', starting with a letter "
+            "or digit, at most 100 characters)"
+        ),
     ),
     (
         "goal: x\nphases:\n  - id: a\n    goal: g\n  - id: a\n    goal: h\n",
@@ -183,8 +185,10 @@ CASES = [
     ),
     (
         "goal: x\nphases:\n  - id: a\n    goal: g\n    colour: red\n",
-        "plan.yaml:5: phases[0].colour: unknown key (expected one of: id, goal, category, complexity, scope, checks, "
-        "optional)",
+        (
+            "plan.yaml:5: phases[0].colour: unknown key (expected one of: id, goal, category, complexity, scope, checks, "
+            "optional)"
+        ),
     ),
     (
         "goal: x\nphases: [{id: a, goal: b}]\nauthor: me\n",
@@ -260,8 +264,10 @@ def test_phases_from_data_accepts_json_shapes() -> None:
         ),
         (
             [{"id": "a", "goal": "g"}, {"id": "b", "goal": "g"}, {"id": "../x", "goal": "g"}],
-            "doctor reply: revised_phases[2].id: '../x' is not a valid id (letters, digits, '-', '_' and '.', starting "
-            "with a letter or digit, at most 100 characters)",
+            (
+                "doctor reply: revised_phases[2].id: '../x' is not a valid id (letters, digits, '-', '_' and '.', starting "
+                "with a letter or digit, at most 100 characters)"
+            ),
         ),
         (
             [{"id": "a", "goal": "g", "optional": "yes"}],
@@ -273,8 +279,10 @@ def test_phases_from_data_accepts_json_shapes() -> None:
         ),
         (
             [{"id": "a", "goal": "g", "why": "x"}],
-            "doctor reply: revised_phases[0].why: unknown key (expected one of: id, goal, category, complexity, scope, "
-            "checks, optional)",
+            (
+                "doctor reply: revised_phases[0].why: unknown key (expected one of: id, goal, category, complexity, scope, "
+                "checks, optional)"
+            ),
         ),
         (
             [{"id": "a", "goal": "g", "checks": [{"name": "command", "run": ["x"]}]}],
