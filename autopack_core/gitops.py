@@ -51,7 +51,7 @@ from dulwich.index import (
     validate_path_element_default,
 )
 from dulwich.objects import S_IFGITLINK, Blob, Commit, Tree
-from dulwich.patch import is_binary, unified_diff_with_algorithm
+from dulwich.patch import is_binary
 from dulwich.refs import check_ref_format
 from dulwich.repo import Repo
 
@@ -118,6 +118,16 @@ class GitWorkspace:
         cfg = self._repo.get_config()
         self._filemode = cfg.get_boolean(b"core", b"filemode", True)
         self._index_cache: tuple[tuple[int, int, int], IndexMap] | None = None
+
+    def close(self) -> None:
+        """Release the repository's open pack files."""
+        self._repo.close()
+
+    def __enter__(self) -> GitWorkspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- refs ------------------------------------------------------------
 
@@ -867,6 +877,48 @@ def _lines(data: bytes) -> list[bytes]:
     return lines
 
 
+_FUNCNAME = re.compile(rb"^[A-Za-z_$]")
+_NO_EOL = b"\n\\ No newline at end of file\n"
+
+
+def _range(start: int, count: int) -> bytes:
+    if count == 1:
+        return b"%d" % (start + 1)
+    return b"%d,%d" % (start + 1 if count else start, count)
+
+
+def _hunks(a: list[bytes], b: list[bytes]) -> list[bytes]:
+    """Unified diff hunks (3 lines of context) with git's default function-name headers."""
+    from difflib import SequenceMatcher
+
+    # Without autojunk, frequent lines (blank ones, braces) still anchor the match:
+    # smaller, more git-like hunks. Very large files keep the faster heuristic.
+    matcher = SequenceMatcher(None, a, b, autojunk=len(a) + len(b) > 20_000)
+    out: list[bytes] = []
+    for group in matcher.get_grouped_opcodes(3):
+        i1, i2 = group[0][1], group[-1][2]
+        j1, j2 = group[0][3], group[-1][4]
+        header = b"@@ -" + _range(i1, i2 - i1) + b" +" + _range(j1, j2 - j1) + b" @@"
+        for k in range(i1 - 1, -1, -1):
+            if _FUNCNAME.match(a[k]):
+                header += b" " + a[k][:80].rstrip()
+                break
+        out.append(header + b"\n")
+        for tag, x1, x2, y1, y2 in group:
+            if tag == "equal":
+                out.extend(_prefixed(b" ", a[x1:x2]))
+                continue
+            if tag in ("replace", "delete"):
+                out.extend(_prefixed(b"-", a[x1:x2]))
+            if tag in ("replace", "insert"):
+                out.extend(_prefixed(b"+", b[y1:y2]))
+    return out
+
+
+def _prefixed(mark: bytes, lines: list[bytes]) -> list[bytes]:
+    return [mark + (line if line.endswith(b"\n") else line + _NO_EOL) for line in lines]
+
+
 def _write_file_diff(
     out: io.BytesIO,
     path: bytes,
@@ -902,13 +954,13 @@ def _write_file_diff(
     if is_binary(old) or is_binary(new):
         out.write(b"Binary files " + from_name + b" and " + to_name + b" differ\n")
         return
-    hunks = list(unified_diff_with_algorithm(_lines(old), _lines(new)))
+    hunks = _hunks(_lines(old), _lines(new))
     if not hunks:
         return
     # Git ends a name holding a space with a tab, so that GNU patch reads it whole.
     tab = b"\t" if b" " in path else b""
     out.write(b"--- " + from_name + (tab if a else b"") + b"\n+++ " + to_name + (tab if b else b"") + b"\n")
-    out.writelines(hunks[2:])  # dulwich's own ---/+++ lines cannot quote names
+    out.writelines(hunks)
 
 
 __all__ = ["AUTOPACK_AUTHOR", "STATE_FOLDER", "GitWorkspace"]

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from autopack_core.gitops import GitWorkspace  # noqa: E402
-from autopack_core.testing import GIT_ENV, make_git_workspace  # noqa: E402
+from autopack_core.gitops import GitWorkspace
+from autopack_core.testing import GIT_ENV, make_git_workspace
 
 
 def build(path: Path, files: int) -> Path:

@@ -447,7 +447,16 @@ def test_diff_applies_with_git_and_reproduces_the_worktree(repo: Path, tmp_path:
 
 
 def test_diff_text_matches_git_on_simple_changes(repo: Path, tmp_path: Path) -> None:
+    body = "".join(f"    def m{i}(self):\n        return {i}\n\n" for i in range(12))
+    (repo / "src/app.py").write_text(f"import os\n\n\nclass App:\n{body}")
+    git(repo, "commit", "-qam", "a class")
     ws = GitWorkspace(repo)
+    # two hunks, each headed by the nearest line starting with a letter (git's default funcname)
+    (repo / "src/app.py").write_text(
+        f"import os\n\n\nclass App:\n{body}".replace("return 2\n", "return 'two'\n").replace(
+            "return 10", "return 1 + 9"
+        )
+    )
     (repo / "README.md").write_text("hello\nworld\n")
     (repo / "src/util/helpers.py").unlink()
     (repo / "new file.txt").write_text("one\ntwo\n")
@@ -459,6 +468,7 @@ def test_diff_text_matches_git_on_simple_changes(repo: Path, tmp_path: Path) -> 
     other = twin(repo, tmp_path / "twin")
     git(other, "add", "-A")
     expected = git(other, "diff", "--cached", "--no-renames", "--no-color", "HEAD")
+    assert "@@ -9,7 +9,7 @@ class App:" in expected, expected
     assert ws.diff() == expected
 
 
