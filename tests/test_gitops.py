@@ -326,6 +326,23 @@ def test_branches(repo: Path) -> None:
     assert "pre-run" not in git(repo, "branch", "--list")
 
 
+def test_packed_refs(repo: Path) -> None:
+    git(repo, "branch", "autopack/pre-run-r2")
+    git(repo, "pack-refs", "--all")
+    assert not (repo / ".git/refs/heads/main").exists()
+    ws = GitWorkspace(repo)
+    head = ws.head()
+    assert ws.branch_commit("autopack/pre-run-r2") == head
+    ws.create_branch("autopack/pre-run-r2", head)
+    (repo / "README.md").write_text("packed\n")
+    sha = ws.checkpoint("on a packed branch")
+    assert git(repo, "rev-parse", "main").strip() == sha
+    assert "commit (autopack): on a packed branch" in git(repo, "reflog", "main")
+    ws.delete_branch("autopack/pre-run-r2")
+    assert git(repo, "branch", "--list").split() == ["*", "main"]
+    ws.close()
+
+
 # --- reset ------------------------------------------------------------------
 
 
