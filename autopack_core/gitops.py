@@ -40,6 +40,7 @@ import struct
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Self
 
 from dulwich.errors import NotGitRepository
 from dulwich.ignore import IgnoreFilterManager
@@ -118,12 +119,14 @@ class GitWorkspace:
         cfg = self._repo.get_config()
         self._filemode = cfg.get_boolean(b"core", b"filemode", True)
         self._index_cache: tuple[tuple[int, int, int], IndexMap] | None = None
+        self._tree_cache: dict[frozenset, Tree] = {}
+        self._stored: set[bytes] = set()  # objects known to be in the store (written or checked)
 
     def close(self) -> None:
         """Release the repository's open pack files."""
         self._repo.close()
 
-    def __enter__(self) -> GitWorkspace:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -442,7 +445,7 @@ class GitWorkspace:
                     flat[p] = head_flat[p]
                 else:
                     del flat[p]
-        return _build_trees(flat)
+        return _build_trees(flat, self._tree_cache)
 
     def worktree_matches(self, commit: str) -> bool:
         """True when the worktree, staged as ``checkpoint`` would stage it, equals ``commit``'s tree."""
@@ -482,13 +485,14 @@ class GitWorkspace:
 
     def _store(self, blobs: Mapping[bytes, Blob], trees: list[Tree]) -> None:
         store = self._repo.object_store
-        for blob in blobs.values():
-            if not store.contains_loose(blob.id) and blob.id not in store:
-                store.add_object(blob)
         # Trees are listed leaves first, so a tree is never stored before what it names.
-        for tree in trees:
-            if not store.contains_loose(tree.id) and tree.id not in store:
-                store.add_object(tree)
+        for obj in [*blobs.values(), *trees]:
+            oid = obj.id
+            if oid in self._stored:
+                continue
+            if not store.contains_loose(oid) and oid not in store:
+                store.add_object(obj)
+            self._stored.add(oid)
 
     def _make_commit(self, tree: bytes, parents: list[bytes], message: str, trailers: Mapping[str, str]) -> Commit:
         text = message.rstrip("\n") + "\n"
@@ -709,27 +713,46 @@ def _index_bytes(entries: Mapping[bytes, IndexEntry | ConflictedIndexEntry]) -> 
 # --- trees --------------------------------------------------------------------
 
 
-def _build_trees(flat: Mapping[bytes, tuple[int, bytes]]) -> tuple[bytes, list[Tree]]:
-    """The root tree id of ``flat`` and every tree object, leaves first."""
-    trees: dict[bytes, Tree] = {b"": Tree()}
+def _build_trees(
+    flat: Mapping[bytes, tuple[int, bytes]], cache: dict[frozenset, Tree] | None = None
+) -> tuple[bytes, list[Tree]]:
+    """The root tree id of ``flat`` and every tree object, leaves first.
+
+    ``cache`` maps a folder's entries to its tree, so that folders a
+    checkpoint did not touch are not serialised and hashed again.
+    """
+    folders: dict[bytes, list[tuple[bytes, int, bytes]]] = {b"": []}
     for path, (mode, sha) in flat.items():
         d, _, name = path.rpartition(b"/")
-        t = trees.get(d)
-        if t is None:
-            t = trees[d] = Tree()
+        items = folders.get(d)
+        if items is None:
+            items = folders[d] = []
             parent = d
-            while True:
+            while parent:
                 parent = parent.rpartition(b"/")[0]
-                if parent in trees:
+                if parent in folders:
                     break
-                trees[parent] = Tree()
-        t.add(name, mode, sha)
-    order = sorted(trees, key=lambda d: d.count(b"/") + 1 if d else 0, reverse=True)
+                folders[parent] = []
+        items.append((name, mode, sha))
+    order = sorted(folders, key=lambda d: d.count(b"/") + 1 if d else 0, reverse=True)
+    built: dict[bytes, Tree] = {}
     for d in order:
+        items = folders[d]
+        key = frozenset(items)
+        tree = cache.get(key) if cache is not None else None
+        if tree is None:
+            tree = Tree()
+            for name, mode, sha in items:
+                tree.add(name, mode, sha)
+            if cache is not None:
+                if len(cache) > 50_000:
+                    cache.clear()
+                cache[key] = tree
+        built[d] = tree
         if d:
             parent, _, name = d.rpartition(b"/")
-            trees[parent].add(name, stat.S_IFDIR, trees[d].id)
-    return trees[b""].id, [trees[d] for d in order]
+            folders[parent].append((name, stat.S_IFDIR, tree.id))
+    return built[b""].id, [built[d] for d in order]
 
 
 # --- writing the worktree without following links ------------------------------
