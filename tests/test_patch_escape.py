@@ -419,3 +419,29 @@ def test_governed_apply_takes_parsed_edits(sb: Sandbox) -> None:
     edits = parse_reply("--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n")
     result = governed_apply(edits, sb.ws, POLICY)
     assert result.files == ("a.txt",) and (sb.ws / "a.txt").read_text() == "A\n"
+
+
+def test_cli_protects_the_config_it_was_given(sb: Sandbox, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (sb.ws / "ops").mkdir()
+    cfg = sb.ws / "ops" / "autopack.yaml"
+    cfg.write_text("governance:\n  protected_paths: [secrets/]\n")
+    patch = "--- a/ops/autopack.yaml\n+++ b/ops/autopack.yaml\n@@ -1,2 +1,2 @@\n governance:\n"
+    patch += "-  protected_paths: [secrets/]\n+  protected_paths: []\n"
+    autopack = str(Path(sys.executable).with_name("autopack"))
+    env = {k: v for k, v in os.environ.items() if k not in ("AUTOPACK_RAISE_ERRORS", "AUTOPACK_CONFIG")}
+    before = tree(sb.ws)
+    for verb in ("check", "apply"):
+        r = subprocess.run(
+            [autopack, "patch", verb, "-", "-w", str(sb.ws), "--config", str(cfg)],
+            input=patch,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert r.returncode == 1 and "ops/autopack.yaml: protected-path:" in r.stderr, r.stderr
+    assert tree(sb.ws) == before
+    sb.canary_untouched()

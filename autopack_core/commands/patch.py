@@ -63,8 +63,8 @@ def _run(
     *,
     dry_run: bool,
 ) -> None:
-    from autopack_core.config import load_config
-    from autopack_core.patching import governed_apply
+    from autopack_core.config import default_config_path, load_config
+    from autopack_core.patching import governed_apply, protect_config
 
     # The same policy a run in this workspace would use: its config's
     # governance section, with the command-line flags on top.
@@ -85,6 +85,8 @@ def _run(
         allow_binary_patches=allow_binary or base.allow_binary_patches,
         fuzz=base.fuzz if fuzz is None else fuzz,
     )
+    # The config that governs this apply must not be rewritten by it.
+    policy = protect_config(policy, config_path or default_config_path(workspace), workspace)
     result = governed_apply(data, workspace, policy, dry_run=dry_run)
     if result.refusals:
         for r in result.refusals:

@@ -527,7 +527,7 @@ def _rollback(ws: _Workspace, done: list[str]) -> None:
                 except OSError:
                     fs.discard(path, tmp)
                     raise
-        except OSError:
+        except Exception:  # noqa: BLE001 - undo the rest; _unrestored reports what stayed
             pass
     for d in reversed(fs.made):
         fs.rmdir(d)
