@@ -115,6 +115,7 @@ class WorkspaceFS:
                 raise self._why_not_dir(parent_fd, name, rel, exc) from None
         except OSError as exc:
             if exc.errno not in (errno.ENOTDIR, errno.ELOOP, errno.EMLINK):
+                exc.filename = rel
                 raise
             err = self._why_not_dir(parent_fd, name, rel, exc)
             if isinstance(err, NotADirectoryError) and not create:
@@ -224,8 +225,9 @@ class WorkspaceFS:
 
     # --- writing ------------------------------------------------------------------------
 
-    def stage(self, rel: str, content: bytes, *, link: bool = False, create_mode: int = 0o666,
-              chmod: int | None = None) -> str:
+    def stage(
+        self, rel: str, content: bytes, *, link: bool = False, create_mode: int = 0o666, chmod: int | None = None
+    ) -> str:
         """Write ``content`` to a new temporary file in ``rel``'s folder (a
         symlink to ``content`` if ``link``); return the temporary name. The
         folder must already be held."""

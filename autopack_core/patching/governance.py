@@ -223,24 +223,22 @@ def check_path(path: str, policy: GovernancePolicy = DEFAULT_POLICY) -> list[Ref
 def check_parents(path: str, fs: WorkspaceFS) -> list[Refusal]:
     """Refuse a path when any folder on the way to it is a symlink.
 
-    ``fs`` walks from a descriptor of the workspace with ``O_NOFOLLOW``, so
-    nothing is followed; only ``/`` separates (on POSIX ``\\`` is part of a
-    name). A component that does not exist yet ends the walk (it will be
-    created as a real folder); errors other than "missing" refuse.
+    ``fs`` opens each folder from its parent's descriptor with
+    ``O_NOFOLLOW`` and holds it for the rest of the apply, so nothing is
+    followed and a later swap cannot change what was checked. Only ``/``
+    separates (on POSIX ``\\`` is part of a name). A folder that does not exist
+    yet ends the walk (it will be created as a real folder); errors other than
+    "missing" refuse.
     """
-    parts = path.split("/")
-    for i in range(len(parts) - 1):
-        rel = "/".join(parts[: i + 1])
-        try:
-            st = fs.lstat(rel)
-        except LinkInPath as exc:
-            return [_parent_link(path, exc.rel)]
-        except OSError as exc:
-            return [Refusal(path=path, rule=SYMLINK_WRITE, message=f"cannot inspect {rel}: {exc.strerror}")]
-        if st is None or not stat.S_ISDIR(st.st_mode):
-            if st is not None and stat.S_ISLNK(st.st_mode):
-                return [_parent_link(path, rel)]
-            return []
+    parent = path.rpartition("/")[0]
+    if not parent:
+        return []
+    try:
+        fs.folder(parent)
+    except LinkInPath as exc:
+        return [_parent_link(path, exc.rel)]
+    except OSError as exc:
+        return [Refusal(path=path, rule=SYMLINK_WRITE, message=f"cannot inspect {exc.filename}: {exc.strerror}")]
     return []
 
 
