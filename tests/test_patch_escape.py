@@ -15,10 +15,10 @@ import stat
 from pathlib import Path
 
 import pytest
+from patch_support import git_apply
 
 from autopack_core.errors import PatchApplyError, PatchError
 from autopack_core.patching import GovernancePolicy, governed_apply, parse_reply
-from patch_support import git_apply
 
 POLICY = GovernancePolicy(protected_paths=(".git/", ".autopack/", "secrets/"))
 
@@ -437,6 +437,7 @@ def test_cli_protects_the_config_it_was_given(sb: Sandbox, tmp_path: Path) -> No
         r = subprocess.run(
             [autopack, "patch", verb, "-", "-w", str(sb.ws), "--config", str(cfg)],
             input=patch,
+            check=False,
             capture_output=True,
             text=True,
             env=env,

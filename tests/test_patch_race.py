@@ -211,10 +211,9 @@ def test_swap_at_a_chosen_moment_is_caught_and_undone(tmp_path: Path, monkeypatc
     swapped: list[bool] = []
 
     def swap_then(*args, **kw):
-        if at != "stage" or args[1] & os.O_CREAT:
-            if not swapped:
-                swapped.append(True)
-                _exchange(ws)
+        if (at != "stage" or args[1] & os.O_CREAT) and not swapped:
+            swapped.append(True)
+            _exchange(ws)
         return real(*args, **kw)
 
     monkeypatch.setattr(os, {"stage": "open", "replace": "replace", "unlink": "unlink"}[at], swap_then)

@@ -6,18 +6,18 @@ the edits, and records ``refused_event`` or ``applied_event`` from its result.
 """
 
 from autopack_core.patching.apply import ApplyResult, governed_apply, protect_config
-from autopack_core.patching.records import applied_event, proposed_event, refused_event
 from autopack_core.patching.governance import DEFAULT_POLICY, RULES, GovernancePolicy
 from autopack_core.patching.parse import Block, FileEdit, Hunk, parse_reply
+from autopack_core.patching.records import applied_event, proposed_event, refused_event
 
 __all__ = [
+    "DEFAULT_POLICY",
+    "RULES",
     "ApplyResult",
     "Block",
-    "DEFAULT_POLICY",
     "FileEdit",
     "GovernancePolicy",
     "Hunk",
-    "RULES",
     "applied_event",
     "governed_apply",
     "parse_reply",

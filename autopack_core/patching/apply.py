@@ -19,9 +19,10 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 import attrs
 
@@ -31,7 +32,14 @@ from autopack_core.patching import binary
 from autopack_core.patching import governance as gov
 from autopack_core.patching.fsaccess import LinkInPath, WorkspaceFS
 from autopack_core.patching.hunks import apply_blocks, apply_hunks
-from autopack_core.patching.parse import MODE_EXEC, MODE_FILE, MODE_GITLINK, MODE_LINK, FileEdit, parse_reply
+from autopack_core.patching.parse import (
+    MODE_EXEC,
+    MODE_FILE,
+    MODE_GITLINK,
+    MODE_LINK,
+    FileEdit,
+    parse_reply,
+)
 
 #: The workspace's own config (``config.DEFAULT_CONFIG_RELPATH``), protected
 #: whatever the policy says: the policy must not be rewritten by the patch it
@@ -61,7 +69,7 @@ class ApplyResult:
     def applied(self) -> bool:
         return self.ok and not self.dry_run
 
-    def raise_for_refusals(self) -> "ApplyResult":
+    def raise_for_refusals(self) -> ApplyResult:
         """Raise ``PatchRefusedError`` (carrying the refusals) if refused, for
         callers that prefer exceptions; return self otherwise."""
         if self.refusals:
@@ -527,7 +535,7 @@ def _rollback(ws: _Workspace, done: list[str]) -> None:
                 except OSError:
                     fs.discard(path, tmp)
                     raise
-        except Exception:  # noqa: BLE001 - undo the rest; _unrestored reports what stayed
+        except Exception:  # noqa: BLE001, S110 - undo the rest; _unrestored reports what stayed
             pass
     for d in reversed(fs.made):
         fs.rmdir(d)

@@ -21,7 +21,8 @@ import errno
 import itertools
 import os
 import stat
-from typing import Iterator
+from collections.abc import Iterator
+from typing import Self
 
 _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
@@ -60,7 +61,7 @@ class WorkspaceFS:
         #: Folders this object created, parents before children.
         self.made: list[str] = []
 
-    def __enter__(self) -> "WorkspaceFS":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

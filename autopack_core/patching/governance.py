@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import re
 import stat
+from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING
 
 import attrs
 

@@ -8,7 +8,7 @@ The executor parses a Builder reply once (``parse_reply``), records
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from autopack_core.errors import PatchError
 from autopack_core.events import PatchApplied, PatchProposed, PatchRefused, Refusal
