@@ -446,3 +446,25 @@ def test_cli_protects_the_config_it_was_given(sb: Sandbox, tmp_path: Path) -> No
         assert r.returncode == 1 and "ops/autopack.yaml: protected-path:" in r.stderr, r.stderr
     assert tree(sb.ws) == before
     sb.canary_untouched()
+
+
+def test_patch_spanning_more_folders_than_the_open_file_limit(tmp_path: Path) -> None:
+    # One descriptor is held per folder; a low soft limit is raised, not hit.
+    script = (
+        "import resource, sys\n"
+        "from autopack_core.patching import governed_apply\n"
+        "soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)\n"
+        "resource.setrlimit(resource.RLIMIT_NOFILE, (64, hard))\n"
+        "patch = ''.join(f'--- /dev/null\\n+++ b/d{i}/e/f.txt\\n@@ -0,0 +1 @@\\n+x\\n' for i in range(200))\n"
+        "r = governed_apply(patch, sys.argv[1])\n"
+        "print(len(r.files))\n"
+    )
+    import subprocess
+    import sys
+
+    resource = pytest.importorskip("resource")
+    if resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 1024:
+        pytest.skip("hard limit of open files too low")
+    r = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "200" and (tmp_path / "d199" / "e" / "f.txt").read_text() == "x\n"

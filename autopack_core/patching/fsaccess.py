@@ -40,6 +40,33 @@ class LinkInPath(OSError):
         self.rel = rel
 
 
+def _open_dir(name: str, parent_fd: int) -> int:
+    try:
+        return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+    except OSError as exc:
+        # A patch spanning more folders than the soft limit of open files
+        # (often 1024) holds one descriptor per folder: raise the limit once.
+        if exc.errno != errno.EMFILE or not _raise_fd_limit():
+            raise
+    return os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+
+
+def _raise_fd_limit() -> bool:
+    try:
+        import resource
+    except ImportError:  # not on POSIX
+        return False
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 16)
+    if want <= soft:
+        return False
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def split(rel: str) -> tuple[str, str]:
     """``("a/b", "c")`` for ``"a/b/c"``; ``("", "c")`` for ``"c"``."""
     parent, _, name = rel.rpartition("/")
@@ -103,7 +130,7 @@ class WorkspaceFS:
 
     def _open_child(self, parent_fd: int, name: str, rel: str, create: bool) -> int | None:
         try:
-            fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+            fd = _open_dir(name, parent_fd)
         except FileNotFoundError:
             if not create:
                 return None
@@ -111,7 +138,7 @@ class WorkspaceFS:
             self.made.append(rel)
             # If the new folder is swapped for a link right now, this open fails.
             try:
-                fd = os.open(name, _DIR_FLAGS, dir_fd=parent_fd)
+                fd = _open_dir(name, parent_fd)
             except OSError as exc:
                 raise self._why_not_dir(parent_fd, name, rel, exc) from None
         except OSError as exc:
