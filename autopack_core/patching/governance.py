@@ -295,7 +295,7 @@ def resolve_link(
         return None
     where = path.split("/")[:-1]
     pending = list(reversed(re.split(sep, text)))
-    hops = 0
+    hops = 1  # the link itself, as the kernel counts
     while pending:
         name = pending.pop()
         if name in ("", "."):
