@@ -316,6 +316,18 @@ def test_new_link_makes_an_existing_link_escape(sb: Sandbox) -> None:
     assert ("sub/l", "symlink-escape") in reasons, reasons
 
 
+def test_kept_link_deep_in_the_tree_is_found(sb: Sandbox) -> None:
+    # The scan for kept links goes down every folder (one descriptor per level).
+    (sb.ws / "p" / "q" / "r").mkdir(parents=True)
+    for i in range(30):
+        (sb.ws / "p" / f"w{i}" / "x").mkdir(parents=True)
+    sb.link("p/q/r/l", "m/../../../../canary")
+    reasons = sb.refused(symlink("p/q/r/m", "."), "symlink-escape")
+    assert reasons == [("p/q/r/l", "symlink-escape")], reasons
+    # A link that stays inside after the patch is fine.
+    assert governed_apply(symlink("p/q/r/m", "x"), sb.ws, POLICY).ok
+
+
 def test_existing_hostile_link_does_not_block_unrelated_patches(sb: Sandbox) -> None:
     sb.link("up", "../canary")
     result = governed_apply("--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n", sb.ws, POLICY)

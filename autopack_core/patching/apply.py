@@ -345,19 +345,29 @@ def _kept_link_refusals(ws: _Workspace, policy: gov.GovernancePolicy) -> list[Re
     when a kept link would lead somewhere it may not, unless it already did
     (a hostile link put there by someone else is not this patch's doing)."""
     out = []
-    for path, target in ws.fs.links():
-        if path in ws.planned:
-            continue
-        why = gov.judge_link(path, target, policy, ws.link_after)
-        if why is not None and gov.judge_link(path, target, policy, ws.link_on_disk) is None:
-            shown = target.decode("utf-8", "surrogateescape")
-            out.append(
-                Refusal(
-                    path=path,
-                    rule=gov.SYMLINK_ESCAPE,
-                    message=f"existing symlink to {shown!r} {why} once this patch is applied",
+    try:
+        for path, target in ws.fs.links():
+            if path in ws.planned:
+                continue
+            why = gov.judge_link(path, target, policy, ws.link_after)
+            if why is not None and gov.judge_link(path, target, policy, ws.link_on_disk) is None:
+                shown = target.decode("utf-8", "surrogateescape")
+                out.append(
+                    Refusal(
+                        path=path,
+                        rule=gov.SYMLINK_ESCAPE,
+                        message=f"existing symlink to {shown!r} {why} once this patch is applied",
+                    )
                 )
+    except OSError as exc:
+        # A folder that cannot be read may hold a link this patch redirects.
+        return [
+            Refusal(
+                path=exc.filename or ".",
+                rule=gov.SYMLINK_ESCAPE,
+                message=f"cannot look for symlinks this patch could redirect ({exc.strerror})",
             )
+        ]
     return out
 
 

@@ -227,29 +227,55 @@ class WorkspaceFS:
 
     def links(self, skip: frozenset[str] = frozenset({".git"})) -> Iterator[tuple[str, bytes]]:
         """Every symlink in the workspace and its target, without following
-        any; folders named in ``skip`` are not entered."""
-        stack = [""]
-        while stack:
-            rel_dir = stack.pop()
-            try:
-                fd = self.folder(rel_dir)
-            except OSError:
-                continue
-            if fd is None:
-                continue
-            try:
-                entries = list(os.scandir(fd))
-            except OSError:
-                continue
-            for entry in entries:
-                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-                try:
-                    if entry.is_symlink():
-                        yield rel, os.readlink(os.fsencode(entry.name), dir_fd=fd)
-                    elif entry.is_dir(follow_symlinks=False) and entry.name not in skip:
-                        stack.append(rel)
-                except OSError:
+        any; folders named in ``skip`` are not entered. Folders are opened
+        depth first and closed when done (at most one descriptor per level),
+        not held. Raises ``OSError`` (``filename`` workspace-relative) when a
+        folder cannot be read: the caller must not assume there is no link
+        in it."""
+        frames: list[tuple[int, str, list[str]]] = []
+        try:
+            yield from self._scan(self._fds[""], "", skip, frames, owned=False)
+            while frames:
+                fd, rel, subdirs = frames[-1]
+                if not subdirs:
+                    frames.pop()
+                    if rel:
+                        os.close(fd)
                     continue
+                name = subdirs.pop()
+                child = f"{rel}/{name}" if rel else name
+                try:
+                    cfd = os.open(name, _DIR_FLAGS, dir_fd=fd)
+                except OSError as exc:
+                    exc.filename = child
+                    raise
+                yield from self._scan(cfd, child, skip, frames, owned=True)
+        finally:
+            for fd, rel, _ in frames:
+                if rel:
+                    os.close(fd)
+
+    @staticmethod
+    def _scan(
+        fd: int, rel: str, skip: frozenset[str], frames: list[tuple[int, str, list[str]]], *, owned: bool
+    ) -> Iterator[tuple[str, bytes]]:
+        subdirs: list[str] = []
+        try:
+            with os.scandir(fd) as it:
+                found = []
+                for entry in it:
+                    if entry.is_symlink():
+                        found.append((entry.name, os.readlink(os.fsencode(entry.name), dir_fd=fd)))
+                    elif entry.is_dir(follow_symlinks=False) and entry.name not in skip:
+                        subdirs.append(entry.name)
+        except OSError as exc:
+            if owned:
+                os.close(fd)
+            exc.filename = rel or "."
+            raise
+        frames.append((fd, rel, subdirs))
+        for name, target in found:
+            yield (f"{rel}/{name}" if rel else name), target
 
     # --- writing ------------------------------------------------------------------------
 
