@@ -194,6 +194,24 @@ def test_git_apply_also_refuses_reading_through_links(hostile: Sandbox, patch: s
     hostile.canary_untouched()
 
 
+def test_hard_link_to_a_file_outside_is_replaced_not_written_through(sb: Sandbox) -> None:
+    # A hard link cannot be told from a file, but the file outside shares
+    # only the inode: every write is a new file moved into place, and so is
+    # every rollback, so the inode outside never changes.
+    os.link(sb.canary / "data.txt", sb.ws / "hl.txt")
+    patch = "--- a/hl.txt\n+++ b/hl.txt\n@@ -1 +1 @@\n-canary data\n+changed\n"
+    assert governed_apply(patch, sb.ws, POLICY).ok
+    assert (sb.ws / "hl.txt").read_text() == "changed\n"
+    sb.canary_untouched()
+    os.unlink(sb.ws / "hl.txt")
+    os.link(sb.canary / "data.txt", sb.ws / "hl.txt")
+    with pytest.raises(PatchApplyError):
+        governed_apply(patch + "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-nope\n+x\n", sb.ws, POLICY)
+    sb.canary_untouched()
+    assert governed_apply(delete("hl.txt", "canary data\n"), sb.ws, POLICY).ok
+    sb.canary_untouched()
+
+
 def test_backslash_is_an_ordinary_character_in_names(sb: Sandbox) -> None:
     # A real folder named k\l with a link in it: the parent check must see it.
     sb.link(f"{BS}/door", "../../canary")
