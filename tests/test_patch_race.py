@@ -227,3 +227,83 @@ def test_swap_at_a_chosen_moment_is_caught_and_undone(tmp_path: Path, monkeypatc
     assert _temps(tmp_path) == []
     _exchange(ws)  # undo the attacker's swap: our own undo went into the real folder
     assert _tree(ws) == ws_before
+
+
+def _hook_first_read(monkeypatch, name: str, swap) -> list[bool]:
+    """Run ``swap`` just before the apply opens file ``name`` for reading
+    (after it was looked at with lstat)."""
+    real_open = os.open
+    done: list[bool] = []
+
+    def hooked(path, flags, *args, **kw):
+        if not done and path == name and not flags & (os.O_CREAT | os.O_WRONLY | os.O_DIRECTORY):
+            done.append(True)
+            swap()
+        return real_open(path, flags, *args, **kw)
+
+    monkeypatch.setattr(os, "open", hooked)
+    return done
+
+
+def test_file_swapped_for_a_link_before_it_is_read(tmp_path: Path, monkeypatch) -> None:
+    ws, canary = tmp_path / "ws", tmp_path / "canary"
+    ws.mkdir()
+    canary.mkdir()
+    (canary / "secret.txt").write_bytes(CANARY)
+    (ws / "a.txt").write_bytes(b"a\n")
+
+    def swap() -> None:
+        os.unlink(ws / "a.txt")
+        os.symlink("../canary/secret.txt", ws / "a.txt")
+
+    done = _hook_first_read(monkeypatch, "a.txt", swap)
+    patch = "diff --git a/a.txt b/b.txt\nsimilarity index 100%\ncopy from a.txt\ncopy to b.txt\n"
+    with pytest.raises(PatchApplyError):
+        governed_apply(patch, ws)
+    monkeypatch.undo()
+    assert done and not (ws / "b.txt").exists()
+    assert (canary / "secret.txt").read_bytes() == CANARY
+
+
+def test_file_swapped_for_a_fifo_before_it_is_read(tmp_path: Path, monkeypatch) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "a.txt").write_bytes(b"")
+
+    def swap() -> None:
+        os.unlink(ws / "a.txt")
+        os.mkfifo(ws / "a.txt")
+
+    done = _hook_first_read(monkeypatch, "a.txt", swap)
+    with pytest.raises(PatchApplyError, match="not a regular file"):
+        governed_apply("diff --git a/a.txt b/b.txt\nsimilarity index 100%\ncopy from a.txt\ncopy to b.txt\n", ws)
+    monkeypatch.undo()
+    assert done and not (ws / "b.txt").exists()
+
+
+def test_temp_file_that_cannot_be_removed_is_reported(tmp_path: Path, monkeypatch) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    for i in range(3):
+        (ws / f"f{i}.txt").write_bytes(b"v0\n")
+    patch = "".join(f"--- a/f{i}.txt\n+++ b/f{i}.txt\n@@ -1 +1 @@\n-v0\n+v1\n" for i in range(3))
+    real_replace, real_unlink = os.replace, os.unlink
+
+    def failing_replace(src, dst, **kw):
+        if dst == "f2.txt":
+            raise OSError(5, "Input/output error", dst)
+        return real_replace(src, dst, **kw)
+
+    def stubborn_unlink(path, **kw):
+        if str(path).startswith(".autopack-"):
+            raise OSError(1, "Operation not permitted", path)
+        return real_unlink(path, **kw)
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    monkeypatch.setattr(os, "unlink", stubborn_unlink)
+    with pytest.raises(PatchApplyError) as ei:
+        governed_apply(patch, ws)
+    monkeypatch.undo()
+    # The files were put back, but a temporary file stayed: say so.
+    assert "NOT restored" in str(ei.value) and ".autopack-" in str(ei.value), str(ei.value)
+    assert all((ws / f"f{i}.txt").read_bytes() == b"v0\n" for i in range(3))
