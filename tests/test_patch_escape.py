@@ -346,6 +346,41 @@ def test_kept_link_deep_in_the_tree_is_found(sb: Sandbox) -> None:
     assert governed_apply(symlink("p/q/r/m", "x"), sb.ws, POLICY).ok
 
 
+def test_removing_a_link_can_make_a_kept_link_escape(sb: Sandbox) -> None:
+    # sub/l -> m/../../../canary stays inside while sub/m -> x/y leads two
+    # levels down; with sub/m gone the same text climbs out.
+    (sb.ws / "sub" / "x" / "y").mkdir(parents=True)
+    sb.link("sub/m", "x/y")
+    sb.link("sub/l", "m/../../../canary")
+    gone = (
+        "diff --git a/sub/m b/sub/m\ndeleted file mode 120000\n--- a/sub/m\n+++ /dev/null\n@@ -1 +0,0 @@\n-x/y\n"
+        "\\ No newline at end of file\n"
+    )
+    reasons = sb.refused(gone, "symlink-escape")
+    assert reasons == [("sub/l", "symlink-escape")], reasons
+
+
+def test_a_link_the_patch_removes_is_not_judged_as_kept(sb: Sandbox) -> None:
+    (sb.ws / "sub").mkdir()
+    sb.link("sub/l", "m/../../canary")
+    gone = (
+        "diff --git a/sub/l b/sub/l\ndeleted file mode 120000\n--- a/sub/l\n+++ /dev/null\n@@ -1 +0,0 @@\n"
+        "-m/../../canary\n\\ No newline at end of file\n"
+    )
+    # Alone, sub/m -> . would make sub/l escape; with sub/l gone it is fine.
+    assert governed_apply(gone + symlink("sub/m", "."), sb.ws, POLICY).ok
+    assert not os.path.lexists(sb.ws / "sub" / "l")
+    sb.canary_untouched()
+
+
+def test_a_file_the_patch_writes_is_not_a_link(sb: Sandbox) -> None:
+    # A new regular file whose text looks like a way out is stepped through
+    # as a name, never followed as if it were a link.
+    patch = new_file("notalink", "../../canary\n") + symlink("z", "notalink/../src")
+    assert governed_apply(patch, sb.ws, POLICY).ok
+    sb.canary_untouched()
+
+
 def test_existing_hostile_link_does_not_block_unrelated_patches(sb: Sandbox) -> None:
     sb.link("up", "../canary")
     result = governed_apply("--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n", sb.ws, POLICY)

@@ -96,6 +96,9 @@ def test_backslash_reading_as_windows() -> None:
     assert resolve_link("top", b"a\\..\\..", none, backslash=True) is None
     assert resolve_link("top", b"C:\\x", none, backslash=True) is None
     assert resolve_link("top", b"\\\\server\\share", none, backslash=True) is None
+    # POSIX pops the one odd name back to the root; Windows climbs out.
+    assert resolve_link("top", b"a\\..\\../..", none) == ""
+    assert check_symlink_target("top", b"a\\..\\../..")[0].rule == "symlink-escape"
 
 
 def test_chain_longer_than_forty_links_is_a_loop() -> None:
