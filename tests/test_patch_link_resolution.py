@@ -124,3 +124,9 @@ def test_check_symlink_target_messages() -> None:
     assert r.rule == "symlink-escape" and ".githooks/" in r.message
     assert check_symlink_target("e", b"", policy)[0].rule == "symlink-escape"
     assert check_symlink_target("n", b"caf\xe9\xff", policy) == []
+
+
+def test_overlong_target_is_refused_before_it_is_walked() -> None:
+    (r,) = check_symlink_target("x", b"a/" * 5000)
+    assert r.rule == "symlink-escape" and "the limit is 4095" in r.message
+    assert check_symlink_target("x", b"a" * 4095) == []

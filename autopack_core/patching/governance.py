@@ -262,6 +262,8 @@ def is_symlink(path: str, fs: WorkspaceFS) -> bool:
 
 #: Links followed while resolving one target before giving up, as Linux does (ELOOP).
 MAX_LINK_HOPS = 40
+#: Longest symlink target judged: PATH_MAX less its NUL on Linux.
+MAX_TARGET_BYTES = 4095
 
 
 class LinkLoop(ValueError):
@@ -362,6 +364,15 @@ def check_symlink_target(
     runs), judged against the tree ``lookup`` describes (by default one with
     no other links). A symlink inside an exec-protected folder is refused
     whatever its target: git would run what it points at."""
+    if len(target) > MAX_TARGET_BYTES:
+        # No system makes such a link (PATH_MAX), and judging it would be long work.
+        return [
+            Refusal(
+                path=path,
+                rule=SYMLINK_ESCAPE,
+                message=f"symlink target has {len(target)} bytes; the limit is {MAX_TARGET_BYTES}",
+            )
+        ]
     t = target.decode("utf-8", "surrogateescape")
     if not t or _CONTROL_RE.search(t):
         return [Refusal(path=path, rule=SYMLINK_ESCAPE, message=f"symlink target {t!r} is empty or invalid")]
