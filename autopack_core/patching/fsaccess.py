@@ -134,7 +134,11 @@ class WorkspaceFS:
         except FileNotFoundError:
             if not create:
                 return None
-            os.mkdir(name, 0o777, dir_fd=parent_fd)
+            try:
+                os.mkdir(name, 0o777, dir_fd=parent_fd)
+            except OSError as exc:
+                exc.filename = rel
+                raise
             self.made.append(rel)
             # If the new folder is swapped for a link right now, this open fails.
             try:
