@@ -222,6 +222,18 @@ def test_backslash_is_an_ordinary_character_in_names(sb: Sandbox) -> None:
     sb.canary_untouched()
 
 
+def test_lookup_errors_fail_closed(sb: Sandbox) -> None:
+    # An lstat error other than "missing" (here ENAMETOOLONG; EACCES and
+    # ELOOP take the same path) stops the patch rather than reading as "no link".
+    long = "n" * 300
+    with pytest.raises(PatchApplyError, match="cannot inspect"):
+        governed_apply(f"{long}\n<<<<<<< SEARCH\n=======\nx\n>>>>>>> REPLACE\n", sb.ws, POLICY)
+    reasons = sb.refused(new_file(f"{long}/x.txt"), "symlink-write")
+    assert "cannot inspect" in str(governed_apply(new_file(f"{long}/x.txt"), sb.ws, POLICY).refusals)
+    assert reasons
+    sb.canary_untouched()
+
+
 def test_deep_symlinked_parent_is_refused(sb: Sandbox) -> None:
     (sb.ws / "d1" / "d2").mkdir(parents=True)
     sb.link("d1/d2/d3", "../../../canary")

@@ -291,9 +291,14 @@ def _disk_refusals(edits: Sequence[FileEdit], fs: WorkspaceFS) -> list[Refusal]:
     for e in edits:
         for p in {p for p in (e.old_path, e.new_path) if p is not None}:
             rs = gov.check_parents(p, fs)
+            try:
+                link = not rs and gov.is_symlink(p, fs)
+            except OSError as exc:
+                # Not knowing whether it is a link must not read as "it is not".
+                raise PatchApplyError(f"{p}: cannot inspect ({exc.strerror})", path=p) from exc
             # Replacing or removing a link the patch knows is a link is fine;
             # anything else would read or write through it.
-            if not rs and gov.is_symlink(p, fs) and not (p == e.old_path and e.old_mode == MODE_LINK):
+            if link and not (p == e.old_path and e.old_mode == MODE_LINK):
                 rs = [
                     Refusal(
                         path=p,

@@ -252,11 +252,10 @@ def _parent_link(path: str, rel: str) -> Refusal:
 
 
 def is_symlink(path: str, fs: WorkspaceFS) -> bool:
-    """True when ``path`` itself is a symlink (not followed)."""
-    try:
-        st = fs.lstat(path)
-    except OSError:
-        return False
+    """True when ``path`` itself is a symlink (not followed). Raises
+    ``OSError`` when it cannot be looked at (the caller refuses: an error
+    must not read as "not a link")."""
+    st = fs.lstat(path)
     return st is not None and stat.S_ISLNK(st.st_mode)
 
 
