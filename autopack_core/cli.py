@@ -222,7 +222,11 @@ def _add_builtin_commands() -> None:
     from autopack_core.commands.models import models, prompt
     from autopack_core.commands.patch import patch_group
     from autopack_core.commands.roles import roles_group
+    from autopack_core.commands.run import demo, resume, run
 
+    cli.add_command(run)
+    cli.add_command(resume)
+    cli.add_command(demo)
     cli.add_command(prompt)
     cli.add_command(models)
     cli.add_command(patch_group)

@@ -86,6 +86,8 @@ class RunCreated(Event):
 class RunStarted(Event):
     base_commit: str = ""
     pre_run_branch: str = ""
+    # The branch the run commits its checkpoints on.
+    branch: str = ""
 
 
 @_core("run_resumed")
@@ -341,6 +343,45 @@ class PhaseSkipped(Event):
 class PhaseMarkedFatal(Event):
     phase_id: str
     reason: str
+
+
+@_core("phase_superseded")
+class PhaseSuperseded(Event):
+    """A plan revision replaced the phase (and the rest of the plan) while it was being diagnosed."""
+
+    phase_id: str
+    revision: int
+    reason: str = ""
+
+
+@_core("role_reply_malformed")
+class RoleReplyMalformed(Event):
+    """A role's reply did not follow its protocol; the role is asked again within budget."""
+
+    phase_id: str
+    role: str
+    call_id: str
+    reason: str
+
+
+@_core("action_refused")
+class ActionRefused(Event):
+    """The executor would not carry out a Doctor action (e.g. skip_phase on a required phase)."""
+
+    phase_id: str
+    action: str
+    reason: str
+
+
+@_core("workspace_reconciled")
+class WorkspaceReconciled(Event):
+    """The workspace was brought back in line with the log (reset to ``commit``, a patch re-applied,
+    or a checkpoint found that was committed but not recorded)."""
+
+    action: str
+    commit: str = ""
+    detail: str = ""
+    phase_id: str | None = None
 
 
 # --- learned rules (stream ``RULES_STREAM``) ---------------------------------

@@ -21,7 +21,8 @@ RUN_TERMINAL = frozenset({"completed", "failed", "aborted", "rolled_back"})
 
 RUN_TRANSITIONS: tuple[dict[str, Any], ...] = (
     {"trigger": "start", "source": "created", "dest": "running"},
-    {"trigger": "resume", "source": "running", "dest": "running"},
+    # An aborted run (Ctrl-C) stays resumable.
+    {"trigger": "resume", "source": ["running", "aborted"], "dest": "running"},
     {"trigger": "revise", "source": "running", "dest": "running"},
     {"trigger": "rollback", "source": "running", "dest": "rolled_back"},
     {"trigger": "complete", "source": "running", "dest": "completed"},
@@ -42,10 +43,11 @@ PHASE_STATES = (
     "skipped",
     "fatal",
     "rolled_back",
+    "superseded",
 )
 PHASE_ACTIVE = ("building", "applying", "auditing", "checking", "diagnosing", "fixing")
-PHASE_TERMINAL = frozenset({"completed", "failed", "skipped", "fatal", "rolled_back"})
-RETRY_STEPS = ("building", "checking")
+PHASE_TERMINAL = frozenset({"completed", "failed", "skipped", "fatal", "rolled_back", "superseded"})
+RETRY_STEPS = ("building", "auditing", "checking")
 
 PHASE_TRANSITIONS: tuple[dict[str, Any], ...] = (
     {"trigger": "start", "source": "pending", "dest": "building"},
@@ -62,11 +64,13 @@ PHASE_TRANSITIONS: tuple[dict[str, Any], ...] = (
     {"trigger": "begin_fix", "source": "diagnosing", "dest": "fixing"},
     {"trigger": "fix_ran", "source": "fixing", "dest": "fixing"},
     {"trigger": "retry_building", "source": ["diagnosing", "fixing"], "dest": "building"},
+    {"trigger": "retry_auditing", "source": ["diagnosing", "fixing"], "dest": "auditing"},
     {"trigger": "retry_checking", "source": ["diagnosing", "fixing"], "dest": "checking"},
     {"trigger": "fail", "source": list(PHASE_ACTIVE), "dest": "failed"},
     {"trigger": "skip", "source": ["pending", "diagnosing"], "dest": "skipped"},
     {"trigger": "mark_fatal", "source": "diagnosing", "dest": "fatal"},
     {"trigger": "rollback", "source": ["diagnosing", "fixing"], "dest": "rolled_back"},
+    {"trigger": "supersede", "source": "diagnosing", "dest": "superseded"},
 )
 
 _RUN_TRIGGERS: dict[type, str] = {
@@ -92,6 +96,7 @@ _PHASE_TRIGGERS: dict[type, str] = {
     ev.PhaseFailed: "fail",
     ev.PhaseSkipped: "skip",
     ev.PhaseMarkedFatal: "mark_fatal",
+    ev.PhaseSuperseded: "supersede",
 }
 
 
@@ -236,6 +241,6 @@ checkpoints, budgets) carry data and move no machine.
 {trig_doc}
 | `audit_verdict` | phase | `approve` when verdict is approve, else `reject` |
 | `action_taken` | phase | `begin_fix` for execute_fix, else `decide` |
-| `step_retried` | phase | `retry_building` or `retry_checking` |
+| `step_retried` | phase | `retry_building`, `retry_auditing` or `retry_checking` |
 | `rollback_performed` (with `phase_id`) | phase | `rollback` |
 """

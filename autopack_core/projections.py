@@ -79,6 +79,11 @@ class RunView:
     hints: list[tuple[str, str, str]] = attrs.Factory(list)
     exhausted: list[str] = attrs.Factory(list)
     end_reason: str = ""
+    malformed_replies: int = 0
+    refused_actions: int = 0
+    reconciliations: int = 0
+    checkpoints: list[str] = attrs.Factory(list)
+    base_commit: str = ""
 
     @property
     def total_failures(self) -> int:
@@ -152,6 +157,16 @@ class RunView:
             self.end_reason = e.reason
         elif cls is ev.RollbackPerformed:
             self.end_reason = e.reason
+        elif cls is ev.RoleReplyMalformed:
+            self.malformed_replies += 1
+        elif cls is ev.ActionRefused:
+            self.refused_actions += 1
+        elif cls is ev.WorkspaceReconciled:
+            self.reconciliations += 1
+        elif cls is ev.CheckpointCreated:
+            self.checkpoints.append(e.commit)
+        elif cls is ev.RunStarted:
+            self.base_commit = e.base_commit
 
 
 def fold_run(envelopes: Iterable[Envelope], run_id: str | None = None) -> RunView:

@@ -1,0 +1,1 @@
+"""A tiny statistics module (the Autopack demo project)."""
