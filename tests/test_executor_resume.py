@@ -1,8 +1,12 @@
 """Crash safety: a run killed at every event boundary, and after every effect, resumes to the same end.
 
-Each case runs the real ``autopack run`` in a subprocess that kills itself
-(``os._exit``, like kill -9) right after its N-th durable append, or right
-after an effect and before its outcome is recorded, then ``autopack resume``.
+Each case runs ``autopack run`` in a child process that kills itself
+(``os._exit``, like kill -9) right after a durable append, or right after an
+effect and before its outcome is recorded, then ``autopack resume``. The
+step chain kills the run and then every resume after one step each, so every
+boundary between the run's steps is a kill point; the in-flight sweep kills
+after each model call was requested; the effect points kill between an effect
+(apply, reset, commit, branch) and its event.
 The resumed run must end exactly like an uninterrupted one: same files, each
 checkpoint committed once, no patch applied twice, no model asked again for an
 answer the log holds, and a log that verifies.
@@ -109,24 +113,44 @@ def resume_and_compare(ws: Path, reference: dict, *, forked: bool = False) -> No
     assert types.count("model_call_requested") - reference["answered"] <= 1
 
 
-def test_kill_at_every_event_boundary_then_resume(template: Path, reference: tuple[dict, int], tmp_path: Path) -> None:
+def test_killed_after_every_step_each_resume_continues(template: Path, reference: tuple[dict, int], tmp_path: Path) -> None:
+    """A chain: the run and then each resume are killed right after they record one step, until the
+    run ends; every boundary between steps of the run is a kill point followed by a resume."""
     ref, total = reference
-    # Forked children run the command's code without re-importing it: the sweep stays quick.
-    for n in range(1, total):
-        ws = fresh(template, tmp_path / f"kill-{n}")
-        code = fork_autopack("run", "plan.yaml", "--plain", cwd=ws, env={"AUTOPACK_TEST_CRASH_AFTER_EVENTS": str(n)})
-        assert code == 137, n
-        # Events recorded together (one transaction) are one boundary: the kill lands after the batch.
-        written = len(event_types(db_of(ws)))
-        assert written >= n
-        if written > n:
-            shutil.rmtree(ws)
+    ws = fresh(template, tmp_path / "ws")
+    kill = {"AUTOPACK_TEST_CRASH_AFTER_STEPS": "1"}
+    # Forked children run the command's code without re-importing it: the chain stays quick.
+    assert fork_autopack("run", "plan.yaml", "--plain", cwd=ws, env=kill) == 137
+    [run_id] = run_ids(db_of(ws))
+    kills = 1
+    while event_types(db_of(ws))[-1] != "run_completed":
+        code = fork_autopack("resume", run_id, "--plain", cwd=ws, env=kill)
+        assert code in (0, 137)
+        kills += code == 137
+        assert kills < 3 * total, "the chain of resumes does not make progress"
+    assert kills >= 30
+    resume_and_compare(ws, ref, forked=True)
+
+
+def test_killed_at_each_model_call_in_flight(template: Path, reference: tuple[dict, int], tmp_path: Path) -> None:
+    """Killed after a call was requested and before its answer: resume asks again, once."""
+    ref, total = reference
+    ref_ws = tmp_path / "ref"
+    ref_types = None
+    for n in range(1, total + 1):
+        if ref_types is None:
+            ws = fresh(template, ref_ws)
+            assert fork_autopack("run", "plan.yaml", "--plain", cwd=ws) == 0
+            ref_types = event_types(db_of(ws))
+        if ref_types[n - 1] != "model_call_requested":
             continue
+        ws = fresh(template, tmp_path / f"kill-{n}")
+        assert fork_autopack("run", "plan.yaml", "--plain", cwd=ws, env={"AUTOPACK_TEST_CRASH_AFTER_EVENTS": str(n)}) == 137
+        assert event_types(db_of(ws))[-1] == "model_call_requested"
         try:
             resume_and_compare(ws, ref, forked=True)
         except AssertionError as exc:
             raise AssertionError(f"killed after event {n}: {exc}") from exc
-        shutil.rmtree(ws)
 
 
 @pytest.mark.parametrize("point", ["branch", "apply:1", "apply:2", "apply:3", "reset:1", "checkpoint:1", "checkpoint:2"])

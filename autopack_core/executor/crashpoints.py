@@ -16,16 +16,24 @@ from typing import Any, Callable, Sequence
 CRASH_EXIT_CODE = 137
 
 
+#: Appends that do not move a resumed run forward (for ``AUTOPACK_TEST_CRASH_AFTER_STEPS``).
+_OVERHEAD = frozenset({"run_resumed", "workspace_reconciled", "model_call_requested"})
+
+
 def event_counter_observer() -> Callable[[Sequence[Any]], None] | None:
     raw = os.environ.get("AUTOPACK_TEST_CRASH_AFTER_EVENTS")
-    if not raw:
+    steps = os.environ.get("AUTOPACK_TEST_CRASH_AFTER_STEPS")
+    if not raw and not steps:
         return None
-    limit = int(raw)
-    seen = [0]
+    limit = int(raw or 0)
+    step_limit = int(steps or 0)
+    seen = [0, 0]
 
     def observe(envelopes: Sequence[Any]) -> None:
         seen[0] += len(envelopes)
-        if seen[0] >= limit:
+        if any(env.event.type not in _OVERHEAD for env in envelopes):
+            seen[1] += 1
+        if (limit and seen[0] >= limit) or (step_limit and seen[1] >= step_limit):
             os._exit(CRASH_EXIT_CODE)
 
     return observe
