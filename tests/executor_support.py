@@ -111,6 +111,8 @@ APPROVE = '{"verdict": "approve", "issues": []}'
 
 
 def doctor(action: str, hint: str = "", confidence: float = 0.9, **extra: Any) -> str:
+    if action == "retry_with_fix" and not hint:
+        hint = "look again at the failure"
     return json.dumps({"action": action, "confidence": confidence, "rationale": f"because {action}", "hint": hint, **extra})
 
 

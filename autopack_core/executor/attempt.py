@@ -89,6 +89,8 @@ class Cursor:
     phases: dict[str, PhaseCursor] = attrs.Factory(dict)
     completed_phases: list[str] = attrs.Factory(list)
     rollback_requested: bool = False
+    # A patch may be in the worktree that no checkpoint holds (applied since the last one).
+    unclean: bool = False
 
     def phase(self, pid: str) -> PhaseCursor:
         c = self.phases.get(pid)
@@ -140,6 +142,7 @@ class Cursor:
             self.phase(e.phase_id).proposed = e
         elif cls is ev.PatchApplied:
             self.phase(e.phase_id).applied = e
+            self.unclean = True
         elif cls is ev.PatchRefused:
             self.phase(e.phase_id).patch_errors += 1
         elif cls is ev.AuditVerdict:
@@ -186,5 +189,8 @@ class Cursor:
                     self.phase(e.phase_id).escalated_action = True
         elif cls is ev.CheckpointCreated:
             self.checkpoint = e.commit
+            self.unclean = False
+        elif cls is ev.WorkspaceReconciled:
+            self.unclean = e.action == "reapplied"
         elif cls is ev.PhaseCompleted:
             self.completed_phases.append(e.phase_id)

@@ -42,7 +42,6 @@ log = structlog.get_logger("autopack.executor")
 MAX_REASKS = 2
 #: Characters of a failure's text kept in ``ErrorClassified`` (the tail holds what matters).
 FAILURE_TEXT_LIMIT = 6000
-DEFAULT_CONTEXT_TOKENS = 32_000
 SCOPE_FILE_LIMIT = 200_000
 
 
@@ -174,9 +173,8 @@ class Executor:
 
     def ensure_at_checkpoint(self, pid: str, why: str) -> None:
         """Make the worktree equal the phase's checkpoint (reset if it is not)."""
-        c = self.cursor.phase(pid)
-        if c.attempt <= 1 and not self.resumed:
-            return  # the last checkpoint committed everything; nothing ran since
+        if not self.cursor.unclean and not self.resumed:
+            return  # no patch was applied since the last checkpoint committed everything
         target = self.cursor.checkpoint
         if self.ws.worktree_matches(target):
             return
@@ -185,7 +183,9 @@ class Executor:
         self.record(ev.WorkspaceReconciled(action="reset", commit=target, detail=why, phase_id=pid))
 
     def context_tokens(self, model: str) -> int:
-        return self.config.model(model).context_tokens or DEFAULT_CONTEXT_TOKENS
+        from autopack_core.roles import prompt_budget
+
+        return prompt_budget(self.config, model)
 
     def scope_files(self, spec: PhaseSpec) -> tuple:
         from autopack_core.roles import FileExcerpt
@@ -369,7 +369,8 @@ class Executor:
             diff=self.ws.diff(self.cursor.checkpoint),
             hints=self.hints(),
         )
-        await self.ask("auditor", pid, context, failed_attempts=c.attempt - 1)
+        # The Auditor escalates on its own failures (malformed verdicts), not on the Builder's.
+        await self.ask("auditor", pid, context, failed_attempts=a.malformed)
 
     # -- quality gate and checkpoint -----------------------------------------
 
