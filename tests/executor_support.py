@@ -269,3 +269,10 @@ def _child(args: list[str], cwd: str, env: dict[str, str]) -> None:
     from autopack_core.cli import main
 
     main(args)
+
+
+#: A one-phase run that succeeds at once (recorded provider).
+ANSWERS_SIMPLE = [
+    {"role": "builder", "text": GOOD_ADD, "repeat": True},
+    {"role": "auditor", "text": APPROVE, "repeat": True},
+]
