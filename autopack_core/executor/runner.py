@@ -196,8 +196,7 @@ async def start_run(
     if failures:
         raise WorkspaceRefused("T0 health checks failed, nothing was written: " + "; ".join(failures))
     ws = open_workspace(workspace)
-    if ws.head() is None:
-        raise WorkspaceRefused(f"{workspace}: the repository has no commit yet; commit something first")
+    ws.start_point()  # refuses an unborn branch and a detached HEAD, with what to do
     dirty = ws.dirty()
     if dirty:
         shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
@@ -206,7 +205,7 @@ async def start_run(
         )
     ws.ensure_state_excluded(STATE_FOLDER)
     store = open_store(db, plugins, create=True)
-    with store:
+    with store, ws:
         session = RunSession.start_new(
             store, plan, plugins=plugins.versions(), workspace=str(workspace), config_digest=config_digest(config)
         )
@@ -248,21 +247,21 @@ async def resume_run(
             )
         progress = progress_factory(plugins.codec)
         if view.status in ("completed", "failed", "rolled_back"):
-            ws = open_workspace(ws_path)
             cursor = Cursor()
             for env in store.iter_events(run_id):
                 cursor.apply(env)
-            if view.status == "completed" and cursor.pre_run_branch and ws.branch_commit(cursor.pre_run_branch):
-                ws.delete_branch(cursor.pre_run_branch)
+            with open_workspace(ws_path) as ws:
+                if view.status == "completed" and cursor.pre_run_branch and ws.branch_commit(cursor.pre_run_branch):
+                    ws.delete_branch(cursor.pre_run_branch)
             progress.message(f"run {run_id} already ended: {view.status}" + (f" ({view.end_reason})" if view.end_reason else ""))
             progress.close(view)
             return (0 if view.status == "completed" else EXIT_FAILED), run_id, db
         failures = await health_t0(plugins, ws_path, db, config)
         if failures:
             raise WorkspaceRefused("T0 health checks failed: " + "; ".join(failures))
-        ws = open_workspace(ws_path)
         prior = list(store.iter_events(run_id))
-        code = await _drive(
-            session=session, store=store, workspace=ws, config=config, plugins=plugins, progress=progress, resumed=True, prior=prior
-        )
+        with open_workspace(ws_path) as ws:
+            code = await _drive(
+                session=session, store=store, workspace=ws, config=config, plugins=plugins, progress=progress, resumed=True, prior=prior
+            )
         return code, run_id, db
