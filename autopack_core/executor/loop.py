@@ -85,6 +85,12 @@ class Executor:
         self.crash = EffectCrash()
         # Parsed Builder edits by reply text: a reply is parsed once per process.
         self._parsed: dict[str, tuple] = {}
+        # The touched files' contents before the current patch (by PatchProposed text), so the
+        # Auditor's diff needs no scan of the whole worktree; after a resume it is recomputed.
+        self._before: tuple[str, dict[str, bytes | None]] | None = None
+        # The repository map at the last checkpoint, kept up to date from the files each
+        # checkpointed patch touched instead of listing the index for every Builder prompt.
+        self._map: tuple[str, set[str]] | None = None
         self.started = time.perf_counter()
 
     # -- recording -----------------------------------------------------------
@@ -201,6 +207,24 @@ class Executor:
             out.append(FileExcerpt(path=rel, text=data.decode("utf-8", "replace")))
         return tuple(out)
 
+    def repo_map(self) -> tuple[str, ...]:
+        at = self.cursor.checkpoint
+        if self._map is None or self._map[0] != at:
+            self._map = (at, set(self.ws.tracked_paths()))
+        return tuple(sorted(self._map[1]))
+
+    def _advance_map(self, pid: str, commit: str) -> None:
+        applied = self.cursor.phase(pid).applied
+        if self._map is None or applied is None or self._map[0] != self.cursor.checkpoint:
+            return
+        paths = self._map[1]
+        for f in applied.files:
+            if (self.root / f).exists():
+                paths.add(f)
+            else:
+                paths.discard(f)
+        self._map = (commit, paths)
+
     def hints(self) -> tuple[str, ...]:
         return tuple(h for _cat, h, _pid in self.view.hints)
 
@@ -296,7 +320,7 @@ class Executor:
             phase=spec,
             attempt=c.attempt,
             files=self.scope_files(spec),
-            repo_map=tuple(self.ws.tracked_paths()),
+            repo_map=self.repo_map(),
             previous_failure=c.last_failure if c.attempt > 1 else "",
             hints=self.hints(),
             rules=(),
@@ -312,6 +336,7 @@ class Executor:
         proposed = c.proposed
         assert proposed is not None
         self.ensure_at_checkpoint(pid, "the patch applies to the phase's checkpoint")
+        self._before = (proposed.text, {f: self._read(f) for f in proposed.files})
         try:
             result = governed_apply(proposed.text, self.root, self.config.governance)
         except PatchError as exc:
@@ -366,11 +391,40 @@ class Executor:
             phase=spec,
             attempt=c.attempt,
             files=self.scope_files(spec),
-            diff=self.ws.diff(self.cursor.checkpoint),
+            diff=self.applied_diff(pid),
             hints=self.hints(),
         )
         # The Auditor escalates on its own failures (malformed verdicts), not on the Builder's.
         await self.ask("auditor", pid, context, failed_attempts=a.malformed)
+
+    def _read(self, rel: str) -> bytes | None:
+        try:
+            return (self.root / rel).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
+    def applied_diff(self, pid: str) -> str:
+        """The diff of the applied patch against the checkpoint, for the Auditor."""
+        c = self.cursor.phase(pid)
+        before = self._before
+        if before is None or c.proposed is None or before[0] != c.proposed.text:
+            return self.ws.diff(self.cursor.checkpoint)
+        import difflib
+
+        parts: list[str] = []
+        for rel, old in sorted(before[1].items()):
+            new = self._read(rel)
+            if old == new:
+                continue
+            a = (old or b"").decode("utf-8", "replace").splitlines(keepends=True)
+            b = (new or b"").decode("utf-8", "replace").splitlines(keepends=True)
+            parts.append(f"diff --git a/{rel} b/{rel}\n")
+            parts.extend(
+                difflib.unified_diff(a, b, "/dev/null" if old is None else f"a/{rel}", "/dev/null" if new is None else f"b/{rel}")
+            )
+            if parts and not parts[-1].endswith("\n"):
+                parts[-1] += "\n\\ No newline at end of file\n"
+        return "".join(parts)
 
     # -- quality gate and checkpoint -----------------------------------------
 
@@ -418,6 +472,9 @@ class Executor:
                 trailers={"Autopack-Run": run_id, "Autopack-Phase": f"{run_id}/{pid}", "Autopack-Seq": str(self.view.seq)},
             )
             self.crash("checkpoint")
+        if found is None:
+            # Files a check wrote outside the patch join the map at the next full listing (resume).
+            self._advance_map(pid, commit)
         events.append(ev.CheckpointCreated(commit=commit, label=f"phase {pid}", phase_id=pid, branch=self.cursor.branch))
         events.append(ev.PhaseCompleted(phase_id=pid, commit=commit))
         self.record(*events)
