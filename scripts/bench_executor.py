@@ -32,9 +32,12 @@ from pathlib import Path
 from typing import Any
 
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Bench", "GIT_AUTHOR_EMAIL": "bench@autopack.invalid",
-    "GIT_COMMITTER_NAME": "Bench", "GIT_COMMITTER_EMAIL": "bench@autopack.invalid",
-    "GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_AUTHOR_NAME": "Bench",
+    "GIT_AUTHOR_EMAIL": "bench@autopack.invalid",
+    "GIT_COMMITTER_NAME": "Bench",
+    "GIT_COMMITTER_EMAIL": "bench@autopack.invalid",
+    "GIT_CONFIG_GLOBAL": "/dev/null",
+    "GIT_CONFIG_NOSYSTEM": "1",
 }
 
 
@@ -70,7 +73,7 @@ class Instant:
     def __init__(self, phases: int) -> None:
         self.builder = deque(diff_for(i) for i in range(phases))
 
-    def factory(self, name: str, config: Any, context: Any) -> "Instant":
+    def factory(self, name: str, config: Any, context: Any) -> Instant:
         return self
 
     async def complete(self, request: Any) -> Any:
@@ -124,7 +127,7 @@ class Timer:
 
 
 def run_autopack(root: Path, phases: int) -> dict[str, float]:
-    import autopack_core.patching as patching
+    from autopack_core import patching
     from autopack_core.executor import runner
     from autopack_core.executor.progress import Progress
     from autopack_core.plugins import load_plugins
@@ -137,8 +140,10 @@ def run_autopack(root: Path, phases: int) -> dict[str, float]:
     )
     lines = ["goal: bench", "phases:"]
     for i in range(phases):
-        lines.append(f"  - {{id: p{i}, goal: bump module {i}, category: refactor, complexity: low, "
-                     f"scope: [{path_of(i)}], checks: [noop]}}")
+        lines.append(
+            f"  - {{id: p{i}, goal: bump module {i}, category: refactor, complexity: low, "
+            f"scope: [{path_of(i)}], checks: [noop]}}"
+        )
     (root / "plan.yaml").write_text("\n".join(lines) + "\n")
 
     appends, applies, commits = Timer(), Timer(), Timer()
@@ -163,16 +168,26 @@ def run_autopack(root: Path, phases: int) -> dict[str, float]:
             for env in envelopes:
                 if env.event.type == "phase_started" and "t0" not in window:
                     # The timers restart here; this append itself is the loop's first.
-                    window.update(t0=time.perf_counter() - last_append[0], appends=(appends.total - last_append[0], appends.count - 1),
-                                  applies=(applies.total, applies.count), commits=(commits.total, commits.count))
+                    window.update(
+                        t0=time.perf_counter() - last_append[0],
+                        appends=(appends.total - last_append[0], appends.count - 1),
+                        applies=(applies.total, applies.count),
+                        commits=(commits.total, commits.count),
+                    )
                 elif env.event.type == "run_completed":
                     window["t1"] = time.perf_counter()
 
     plugins = load_plugins(extra=[("bench-instant", make_plugin(Instant(phases)))])
     started = time.perf_counter()
     code, run_id, db = asyncio.run(
-        runner.start_run(plugins=plugins, plan_path=root / "plan.yaml", workspace=ws, config_path=root / "models.yaml",
-                         db=root / "events.db", progress_factory=lambda codec: Quiet())
+        runner.start_run(
+            plugins=plugins,
+            plan_path=root / "plan.yaml",
+            workspace=ws,
+            config_path=root / "models.yaml",
+            db=root / "events.db",
+            progress_factory=lambda codec: Quiet(),
+        )
     )
     setup = window["t0"] - started
     total = window["t1"] - window["t0"]
@@ -198,14 +213,18 @@ def floor(root: Path, phases: int, appends_per_phase: float, files: int) -> dict
     conn = sqlite3.connect(str(root / "raw.db"), isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("CREATE TABLE events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, ts TEXT NOT NULL, type TEXT NOT NULL, "
-                 "payload TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (run_id, seq)) STRICT")
+    conn.execute(
+        "CREATE TABLE events (run_id TEXT NOT NULL, seq INTEGER NOT NULL, ts TEXT NOT NULL, type TEXT NOT NULL, "
+        "payload TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (run_id, seq)) STRICT"
+    )
     payload = json.dumps({"type": "check_result", "phase_id": "p1", "check": "noop", "passed": True, "output": "ok"})
-    n = int(round(appends_per_phase * min(phases, 50)))
+    n = round(appends_per_phase * min(phases, 50))
     t = time.perf_counter()
     for seq in range(1, n + 1):
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", ("run", seq, "2026-01-01T00:00:00Z", "x", payload, "h" * 64))
+        conn.execute(
+            "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?)", ("run", seq, "2026-01-01T00:00:00Z", "x", payload, "h" * 64)
+        )
         conn.execute("COMMIT")
     append_ms = (time.perf_counter() - t) * 1000 / n
     conn.close()

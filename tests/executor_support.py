@@ -113,7 +113,9 @@ APPROVE = '{"verdict": "approve", "issues": []}'
 def doctor(action: str, hint: str = "", confidence: float = 0.9, **extra: Any) -> str:
     if action == "retry_with_fix" and not hint:
         hint = "look again at the failure"
-    return json.dumps({"action": action, "confidence": confidence, "rationale": f"because {action}", "hint": hint, **extra})
+    return json.dumps(
+        {"action": action, "confidence": confidence, "rationale": f"because {action}", "hint": hint, **extra}
+    )
 
 
 def cassette_yaml(answers: list[dict[str, Any]]) -> str:
@@ -209,11 +211,15 @@ def git(ws: Path, *args: str) -> str:
     ).stdout
 
 
-def autopack(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+def autopack(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPACK_TEST_")}
     full.pop("AUTOPACK_DB", None)
     full.update(env or {})
-    return subprocess.run([AUTOPACK, *args], capture_output=True, text=True, cwd=cwd, env=full, timeout=timeout)
+    return subprocess.run(
+        [AUTOPACK, *args], capture_output=True, text=True, cwd=cwd, env=full, timeout=timeout, check=False
+    )
 
 
 def db_of(ws: Path) -> Path:
@@ -234,7 +240,10 @@ def event_types(db: Path, run_id: str | None = None) -> list[str]:
 
 def payloads(db: Path, type_: str) -> list[dict[str, Any]]:
     with sqlite3.connect(db) as conn:
-        return [json.loads(r[0]) for r in conn.execute("SELECT payload FROM events WHERE type = ? ORDER BY run_id, seq", (type_,))]
+        return [
+            json.loads(r[0])
+            for r in conn.execute("SELECT payload FROM events WHERE type = ? ORDER BY run_id, seq", (type_,))
+        ]
 
 
 def checkpoint_commits(ws: Path) -> list[str]:
@@ -264,8 +273,8 @@ def _child(args: list[str], cwd: str, env: dict[str, str]) -> None:
     log = os.open(os.path.join(os.path.dirname(cwd), f"autopack-{os.getpid()}.log"), os.O_WRONLY | os.O_CREAT, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
-    sys.stdout = open(1, "w", closefd=False)
-    sys.stderr = open(2, "w", closefd=False)
+    sys.stdout = open(1, "w", closefd=False)  # noqa: SIM115 - lives as long as the child
+    sys.stderr = open(2, "w", closefd=False)  # noqa: SIM115
     from autopack_core.cli import main
 
     main(args)

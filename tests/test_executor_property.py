@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from executor_support import APPROVE, FILES, GOOD_ADD, STALE_ADD, WRONG_ADD, doctor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,11 +31,18 @@ from autopack_core.providers import ModelReply
 from autopack_core.store import EventStore
 from autopack_core.testing import make_git_workspace
 
-from executor_support import APPROVE, FILES, GOOD_ADD, STALE_ADD, WRONG_ADD, doctor
-
 BUILDER = st.sampled_from([GOOD_ADD, STALE_ADD, WRONG_ADD, "no edits in this reply"])
 AUDITOR = st.sampled_from([APPROVE, json.dumps({"verdict": "reject", "issues": ["no"]}), "maybe?"])
-REVISED = [{"id": "redo", "goal": "Redo it", "category": "bugfix", "complexity": "low", "scope": ["app/core.py"], "checks": ["flaky"]}]
+REVISED = [
+    {
+        "id": "redo",
+        "goal": "Redo it",
+        "category": "bugfix",
+        "complexity": "low",
+        "scope": ["app/core.py"],
+        "checks": ["flaky"],
+    }
+]
 DOCTOR = st.sampled_from(
     [
         doctor("retry_with_fix", "again"),
@@ -59,7 +67,7 @@ class Script:
         self.replies = {role: deque(texts) for role, texts in replies.items()}
         self.checks = deque(checks)
 
-    def factory(self, name: str, config: Any, context: Any) -> "Script":
+    def factory(self, name: str, config: Any, context: Any) -> Script:
         return self
 
     async def complete(self, request: Any) -> ModelReply:
@@ -138,8 +146,12 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     checks=st.lists(st.booleans(), max_size=6),
 )
 def test_any_script_ends_within_budgets_and_the_log_folds_to_the_live_state(
-    template: Path, tmp_path_factory: pytest.TempPathFactory, builder: list[str], auditor: list[str],
-    doctor_replies: list[str], checks: list[bool],
+    template: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    builder: list[str],
+    auditor: list[str],
+    doctor_replies: list[str],
+    checks: list[bool],
 ) -> None:
     work = tmp_path_factory.mktemp("ex")
     ws = work / "ws"
@@ -167,8 +179,10 @@ def test_any_script_ends_within_budgets_and_the_log_folds_to_the_live_state(
     assert live.doctor_calls <= 10
     assert all(p.doctor_calls <= 2 for p in live.phases.values())
     assert live.total_failures <= 6
-    assert all(p.status in ("completed", "failed", "skipped", "fatal", "rolled_back", "superseded", "pending")
-               for p in live.phases.values())
+    assert all(
+        p.status in ("completed", "failed", "skipped", "fatal", "rolled_back", "superseded", "pending")
+        for p in live.phases.values()
+    )
     if live.status == "completed":
         assert all(p.status in ("completed", "skipped", "superseded") for p in live.phases.values())
     shutil.rmtree(work)

@@ -22,16 +22,15 @@ import time
 from pathlib import Path
 
 import pytest
-
 from executor_support import (
     ADD_GOAL,
     APPROVE,
+    AUTOPACK,
     GOOD_ADD,
     GOOD_MUL,
     MUL_GOAL,
     STALE_ADD,
     WRONG_MUL,
-    AUTOPACK,
     autopack,
     checkpoint_commits,
     db_of,
@@ -51,8 +50,18 @@ ANSWERS = [
     {"role": "builder", "prompt_contains": ADD_GOAL, "text": STALE_ADD, "input_tokens": 40, "output_tokens": 10},
     {"role": "builder", "prompt_contains": "quality check", "text": GOOD_MUL, "input_tokens": 60, "output_tokens": 10},
     {"role": "builder", "prompt_contains": MUL_GOAL, "text": WRONG_MUL, "input_tokens": 45, "output_tokens": 10},
-    {"role": "doctor", "prompt_contains": "does not apply", "repeat": True, "text": doctor("retry_with_fix", "Use the parameter names a and b as in the file.")},
-    {"role": "doctor", "prompt_contains": "quality check", "repeat": True, "text": doctor("retry_with_fix", "mul must multiply, not add.")},
+    {
+        "role": "doctor",
+        "prompt_contains": "does not apply",
+        "repeat": True,
+        "text": doctor("retry_with_fix", "Use the parameter names a and b as in the file."),
+    },
+    {
+        "role": "doctor",
+        "prompt_contains": "quality check",
+        "repeat": True,
+        "text": doctor("retry_with_fix", "mul must multiply, not add."),
+    },
     {"role": "auditor", "repeat": True, "text": APPROVE},
 ]
 
@@ -113,7 +122,9 @@ def resume_and_compare(ws: Path, reference: dict, *, forked: bool = False) -> No
     assert types.count("model_call_requested") - reference["answered"] <= 1
 
 
-def test_killed_after_every_step_each_resume_continues(template: Path, reference: tuple[dict, int], tmp_path: Path) -> None:
+def test_killed_after_every_step_each_resume_continues(
+    template: Path, reference: tuple[dict, int], tmp_path: Path
+) -> None:
     """A chain: the run and then each resume are killed right after they record one step, until the
     run ends; every boundary between steps of the run is a kill point followed by a resume."""
     ref, total = reference
@@ -145,7 +156,10 @@ def test_killed_at_each_model_call_in_flight(template: Path, reference: tuple[di
         if ref_types[n - 1] != "model_call_requested":
             continue
         ws = fresh(template, tmp_path / f"kill-{n}")
-        assert fork_autopack("run", "plan.yaml", "--plain", cwd=ws, env={"AUTOPACK_TEST_CRASH_AFTER_EVENTS": str(n)}) == 137
+        assert (
+            fork_autopack("run", "plan.yaml", "--plain", cwd=ws, env={"AUTOPACK_TEST_CRASH_AFTER_EVENTS": str(n)})
+            == 137
+        )
         assert event_types(db_of(ws))[-1] == "model_call_requested"
         try:
             resume_and_compare(ws, ref, forked=True)
@@ -153,8 +167,12 @@ def test_killed_at_each_model_call_in_flight(template: Path, reference: tuple[di
             raise AssertionError(f"killed after event {n}: {exc}") from exc
 
 
-@pytest.mark.parametrize("point", ["branch", "apply:1", "apply:2", "apply:3", "reset:1", "checkpoint:1", "checkpoint:2"])
-def test_kill_after_an_effect_before_its_event(template: Path, reference: tuple[dict, int], tmp_path: Path, point: str) -> None:
+@pytest.mark.parametrize(
+    "point", ["branch", "apply:1", "apply:2", "apply:3", "reset:1", "checkpoint:1", "checkpoint:2"]
+)
+def test_kill_after_an_effect_before_its_event(
+    template: Path, reference: tuple[dict, int], tmp_path: Path, point: str
+) -> None:
     ref, _ = reference
     ws = fresh(template, tmp_path / "ws")
     r = autopack("run", "plan.yaml", "--plain", cwd=ws, env={"AUTOPACK_TEST_CRASH_AT": point})
@@ -199,14 +217,20 @@ def test_ctrl_c_records_run_aborted_and_the_run_resumes(tmp_path: Path) -> None:
     slow = (
         "{name: command, run: \"python -c 'import pathlib, time, sys; pathlib.Path(sys.argv[1]).touch(); "
         "[time.sleep(0.05) for _ in range(2000) if not pathlib.Path(sys.argv[2]).exists()]' "
-        f"{started} {gate}\"}}"
+        f'{started} {gate}"}}'
     )
-    plan = plan_text(two_phases=False).replace('checks: [{name: command, run: "python check_add.py"}]', f"checks: [{slow}]")
+    plan = plan_text(two_phases=False).replace(
+        'checks: [{name: command, run: "python check_add.py"}]', f"checks: [{slow}]"
+    )
     ws = make_project(tmp_path, plan)
     recorded_config(ws, ANSWERS)
     proc = subprocess.Popen(
-        [AUTOPACK, "run", "plan.yaml", "--plain"], cwd=ws, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        start_new_session=True, env={k: v for k, v in os.environ.items() if k != "AUTOPACK_DB"},
+        [AUTOPACK, "run", "plan.yaml", "--plain"],
+        cwd=ws,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        env={k: v for k, v in os.environ.items() if k != "AUTOPACK_DB"},
     )
     deadline = time.monotonic() + 60
     while not started.exists():

@@ -16,14 +16,6 @@ from typing import Any
 
 import attrs
 import pytest
-
-from autopack_core.executor.progress import PlainProgress
-from autopack_core.executor.runner import start_run
-from autopack_core.plugins import load_plugins
-from autopack_core.projections import fold_run, view_to_dict
-from autopack_core.store import EventStore
-from autopack_core.testing import ScriptedServer
-
 from executor_support import (
     ADD_GOAL,
     APPROVE,
@@ -38,6 +30,13 @@ from executor_support import (
     openai_body,
     plan_text,
 )
+
+from autopack_core.executor.progress import PlainProgress
+from autopack_core.executor.runner import start_run
+from autopack_core.plugins import load_plugins
+from autopack_core.projections import fold_run, view_to_dict
+from autopack_core.store import EventStore
+from autopack_core.testing import ScriptedServer
 
 
 @attrs.define
@@ -122,16 +121,20 @@ def test_routing_sends_each_role_to_its_configured_model(tmp_path: Path, scripte
     assert [r["model"] for r in o.requests] == [m for _, _, m in calls]
 
 
-def test_escalation_to_the_strong_model_when_a_phase_keeps_failing(tmp_path: Path, scripted_server: ScriptedServer) -> None:
+def test_escalation_to_the_strong_model_when_a_phase_keeps_failing(
+    tmp_path: Path, scripted_server: ScriptedServer
+) -> None:
     o = scenario(
         tmp_path,
         scripted_server,
         [
             STALE_ADD,  # attempt 1: does not apply
             doctor("retry_with_fix", "use a and b"),
-            WRONG_ADD, APPROVE,  # attempt 2: applies, the check fails
+            WRONG_ADD,
+            APPROVE,  # attempt 2: applies, the check fails
             doctor("retry_with_fix", "add, do not multiply"),
-            GOOD_ADD, APPROVE,  # attempt 3: on the strong model
+            GOOD_ADD,
+            APPROVE,  # attempt 3: on the strong model
         ],
     )
     assert o.code == 0, o.output
@@ -145,23 +148,28 @@ def test_escalation_to_the_strong_model_when_a_phase_keeps_failing(tmp_path: Pat
 
 
 def test_replanning_when_the_same_failure_recurs(tmp_path: Path, scripted_server: ScriptedServer) -> None:
-    revised = [{
-        "id": "fix-add-v2",
-        "goal": "Rewrite add() from scratch as a + b",
-        "category": "bugfix",
-        "complexity": "low",
-        "scope": ["app/core.py"],
-        "checks": [{"name": "command", "run": "python check_add.py"}],
-    }]
+    revised = [
+        {
+            "id": "fix-add-v2",
+            "goal": "Rewrite add() from scratch as a + b",
+            "category": "bugfix",
+            "complexity": "low",
+            "scope": ["app/core.py"],
+            "checks": [{"name": "command", "run": "python check_add.py"}],
+        }
+    ]
     o = scenario(
         tmp_path,
         scripted_server,
         [
-            WRONG_ADD, APPROVE,
+            WRONG_ADD,
+            APPROVE,
             doctor("retry_with_fix", "try again"),
-            WRONG_ADD, APPROVE,  # the same check failure: the same signature
+            WRONG_ADD,
+            APPROVE,  # the same check failure: the same signature
             doctor("replan", confidence=0.8, revised_phases=revised),
-            GOOD_ADD, APPROVE,
+            GOOD_ADD,
+            APPROVE,
         ],
     )
     assert o.code == 0, o.output
@@ -218,7 +226,14 @@ def test_doctor_invocation_and_its_hint_reach_later_builders(tmp_path: Path, scr
     o = scenario(
         tmp_path,
         scripted_server,
-        [STALE_ADD, doctor("retry_with_fix", "HINT-42: copy context lines from the file"), GOOD_ADD, APPROVE, GOOD_MUL, APPROVE],
+        [
+            STALE_ADD,
+            doctor("retry_with_fix", "HINT-42: copy context lines from the file"),
+            GOOD_ADD,
+            APPROVE,
+            GOOD_MUL,
+            APPROVE,
+        ],
         plan=plan_text(two_phases=True),
     )
     assert o.code == 0, o.output
@@ -270,9 +285,13 @@ def test_doctor_budget_per_phase_ends_the_run(tmp_path: Path, scripted_server: S
     assert len(o.of("doctor_invoked")) == 2
 
 
-def test_the_test_suite_runs_after_the_patch_and_its_failure_is_fed_back(tmp_path: Path, scripted_server: ScriptedServer) -> None:
+def test_the_test_suite_runs_after_the_patch_and_its_failure_is_fed_back(
+    tmp_path: Path, scripted_server: ScriptedServer
+) -> None:
     tests = {"tests/test_core.py": "from app.core import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"}
-    plan = plan_text(two_phases=False).replace('checks: [{name: command, run: "python check_add.py"}]', "checks: [pytest]")
+    plan = plan_text(two_phases=False).replace(
+        'checks: [{name: command, run: "python check_add.py"}]', "checks: [pytest]"
+    )
     o = scenario(
         tmp_path,
         scripted_server,
@@ -295,7 +314,15 @@ def test_skip_phase_only_for_optional_phases(tmp_path: Path, scripted_server: Sc
     o = scenario(
         tmp_path,
         scripted_server,
-        [STALE_ADD, doctor("skip_phase"), GOOD_ADD, APPROVE, "no diff here", "still no diff", "nothing", ],
+        [
+            STALE_ADD,
+            doctor("skip_phase"),
+            GOOD_ADD,
+            APPROVE,
+            "no diff here",
+            "still no diff",
+            "nothing",
+        ],
         plan=plan_text(two_phases=True, optional_second=True),
         config="doctor:\n  max_calls_per_phase: 1\n",
     )
@@ -341,7 +368,12 @@ def test_mark_fatal_and_execute_fix_refused(tmp_path: Path, scripted_server: Scr
     o = scenario(
         tmp_path,
         scripted_server,
-        [STALE_ADD, doctor("execute_fix", fix_type="git", fix_commands=["git checkout -- app/core.py"]), STALE_ADD, doctor("mark_fatal")],
+        [
+            STALE_ADD,
+            doctor("execute_fix", fix_type="git", fix_commands=["git checkout -- app/core.py"]),
+            STALE_ADD,
+            doctor("mark_fatal"),
+        ],
     )
     assert o.code == 1
     [fix] = o.of("fix_refused")
@@ -372,7 +404,9 @@ def test_audit_rejection_goes_back_to_the_builder(tmp_path: Path, scripted_serve
 
 
 @pytest.mark.parametrize("status", [401])
-def test_a_provider_refusing_for_good_ends_the_run(tmp_path: Path, scripted_server: ScriptedServer, status: int) -> None:
+def test_a_provider_refusing_for_good_ends_the_run(
+    tmp_path: Path, scripted_server: ScriptedServer, status: int
+) -> None:
     o = scenario(tmp_path, scripted_server, [{"status": status, "json": {"error": "bad key"}}])
     assert o.code == 1
     assert o.of("error_classified")[0].category == "provider_error"

@@ -8,8 +8,9 @@ input (plan, config, workspace refused), 130 interrupted (resumable).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
@@ -56,7 +57,8 @@ def _run_async(coro: Any) -> tuple[int, str, Path]:
 def _hint(run_id: str, db: Path, code: int, workspace: Path | None = None) -> None:
     click.echo(
         f"run {run_id}: exit {code}. Look at it with: autopack show {run_id} --db {db}   "
-        f"autopack events {run_id} --db {db}" + (f"   (resume: autopack resume {run_id} --db {db})" if code not in (0, 1) else ""),
+        f"autopack events {run_id} --db {db}"
+        + (f"   (resume: autopack resume {run_id} --db {db})" if code not in (0, 1) else ""),
         err=True,
     )
 
@@ -75,7 +77,9 @@ def _hint(run_id: str, db: Path, code: int, workspace: Path | None = None) -> No
 @_db_option
 @_output_options
 @click.pass_obj
-def run(app: Any, plan: Path, workspace: Path, config_path: Path | None, db: Path | None, as_json: bool, plain: bool) -> None:
+def run(
+    app: Any, plan: Path, workspace: Path, config_path: Path | None, db: Path | None, as_json: bool, plain: bool
+) -> None:
     """Run PLAN (a YAML plan file) against a git workspace, phase by phase.
 
     Exit 0 when every phase completed, 1 when the run failed or was rolled
@@ -111,7 +115,15 @@ def run(app: Any, plan: Path, workspace: Path, config_path: Path | None, db: Pat
 @_db_option
 @_output_options
 @click.pass_obj
-def resume(app: Any, run_ref: str, workspace: Path | None, config_path: Path | None, db: Path | None, as_json: bool, plain: bool) -> None:
+def resume(
+    app: Any,
+    run_ref: str,
+    workspace: Path | None,
+    config_path: Path | None,
+    db: Path | None,
+    as_json: bool,
+    plain: bool,
+) -> None:
     """Continue RUN from its event log after a crash, kill -9 or Ctrl-C.
 
     The workspace is reconciled with the log first; no patch is applied twice,

@@ -34,7 +34,12 @@ def prepare_demo(directory: Path | None) -> tuple[Path, Path, Path]:
         paths = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file() and ".git" not in p.parts)
         porcelain.add(repo, [str(target / p) for p in paths])
         porcelain.commit(
-            repo, message=b"calc: the demo project", author=DEMO_AUTHOR, committer=DEMO_AUTHOR, no_verify=True, sign=False
+            repo,
+            message=b"calc: the demo project",
+            author=DEMO_AUTHOR,
+            committer=DEMO_AUTHOR,
+            no_verify=True,
+            sign=False,
         )
     finally:
         repo.close()

@@ -11,7 +11,8 @@ outcome is recorded. Unset, both cost one dictionary lookup at start.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 CRASH_EXIT_CODE = 137
 

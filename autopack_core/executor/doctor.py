@@ -45,13 +45,13 @@ if TYPE_CHECKING:
 EXECUTE_FIX_REFUSAL = "execute_fix is not enabled in this version of Autopack"
 
 
-def _recurring(x: "Executor", pid: str) -> int:
+def _recurring(x: Executor, pid: str) -> int:
     c = x.cursor.phase(pid)
     assert c.diagnosis is not None
     return c.signatures.count(c.diagnosis.error.signature)
 
 
-def _budget_check(x: "Executor", pid: str) -> bool:
+def _budget_check(x: Executor, pid: str) -> bool:
     """End the run if a health or Doctor budget is used up; True if it ended."""
     view = x.view
     phase = view.phases[pid]
@@ -64,11 +64,14 @@ def _budget_check(x: "Executor", pid: str) -> bool:
     return True
 
 
-async def diagnose(x: "Executor", pid: str) -> None:
+async def diagnose(x: Executor, pid: str) -> None:
     c = x.cursor.phase(pid)
     d = c.diagnosis
     if d is None:  # defensive: a diagnosing phase always has its ErrorClassified in the log
-        x.record(ev.ActionTaken(phase_id=pid, action="retry", detail="no diagnosis in the log"), ev.StepRetried(phase_id=pid, step="building"))
+        x.record(
+            ev.ActionTaken(phase_id=pid, action="retry", detail="no diagnosis in the log"),
+            ev.StepRetried(phase_id=pid, step="building"),
+        )
         return
     err = d.error
     if d.action is not None:
@@ -91,10 +94,19 @@ async def diagnose(x: "Executor", pid: str) -> None:
             resp = x.role("doctor").parse_reply(step.fresh_answer().text)  # type: ignore[union-attr]
         except AutopackError as exc:
             if step.malformed < 2:
-                x.record(ev.RoleReplyMalformed(phase_id=pid, role="doctor", call_id=step.answer.call_id, reason=str(exc)[:2000]))  # type: ignore[union-attr]
+                x.record(
+                    ev.RoleReplyMalformed(
+                        phase_id=pid, role="doctor", call_id=step.answer.call_id, reason=str(exc)[:2000]
+                    )
+                )  # type: ignore[union-attr]
             else:
-                x.fail_run(pid, f"the Doctor's replies did not follow its protocol: {exc}",
-                           ev.RoleReplyMalformed(phase_id=pid, role="doctor", call_id=step.answer.call_id, reason=str(exc)[:2000]))  # type: ignore[union-attr]
+                x.fail_run(
+                    pid,
+                    f"the Doctor's replies did not follow its protocol: {exc}",
+                    ev.RoleReplyMalformed(
+                        phase_id=pid, role="doctor", call_id=step.answer.call_id, reason=str(exc)[:2000]
+                    ),
+                )  # type: ignore[union-attr]
             return
         x.record(
             ev.DoctorDiagnosed(
@@ -116,7 +128,9 @@ async def diagnose(x: "Executor", pid: str) -> None:
             return
         step = err.step if err.step in ("building", "auditing") else "building"
         x.record(
-            ev.ActionTaken(phase_id=pid, action="self_heal", detail=f"retry the {step} step after a transient provider error"),
+            ev.ActionTaken(
+                phase_id=pid, action="self_heal", detail=f"retry the {step} step after a transient provider error"
+            ),
             ev.StepRetried(phase_id=pid, step=step),
         )
         return
@@ -142,7 +156,7 @@ async def diagnose(x: "Executor", pid: str) -> None:
     x.record(ev.DoctorInvoked(phase_id=pid, model=model, reason=reason))
 
 
-def _budget_check_health_only(x: "Executor", pid: str) -> bool:
+def _budget_check_health_only(x: Executor, pid: str) -> bool:
     spent = recovery.health_exhausted(x.view, x.config.health_budget, pid)
     if spent is None:
         return False
@@ -150,7 +164,7 @@ def _budget_check_health_only(x: "Executor", pid: str) -> bool:
     return True
 
 
-def doctor_request(x: "Executor", pid: str):  # noqa: ANN201 - roles.DoctorRequest
+def doctor_request(x: Executor, pid: str):
     from autopack_core.roles import DoctorContextSummary, DoctorRequest
 
     view = x.view
@@ -187,7 +201,7 @@ def doctor_request(x: "Executor", pid: str):  # noqa: ANN201 - roles.DoctorReque
     )
 
 
-async def ask_doctor(x: "Executor", pid: str) -> None:
+async def ask_doctor(x: Executor, pid: str) -> None:
     from autopack_core.roles import RoleContext
 
     c = x.cursor.phase(pid)
@@ -204,7 +218,7 @@ async def ask_doctor(x: "Executor", pid: str) -> None:
     await x.ask("doctor", pid, context, failed_attempts=0)
 
 
-async def act(x: "Executor", pid: str) -> None:
+async def act(x: Executor, pid: str) -> None:
     c = x.cursor.phase(pid)
     d = c.diagnosis
     assert d is not None and d.diagnosed is not None and d.invoked is not None
@@ -241,7 +255,12 @@ async def act(x: "Executor", pid: str) -> None:
                 ev.PhaseSkipped(phase_id=pid, reason=f"skipped on the Doctor's advice: {rationale}"),
             )
         else:
-            retry(x, pid, diag, refused=ev.ActionRefused(phase_id=pid, action="skip_phase", reason=f"phase {pid!r} is not optional"))
+            retry(
+                x,
+                pid,
+                diag,
+                refused=ev.ActionRefused(phase_id=pid, action="skip_phase", reason=f"phase {pid!r} is not optional"),
+            )
     elif action == "mark_fatal":
         reason = f"phase {pid} marked fatal by the Doctor: {rationale}"
         x.record(
@@ -258,13 +277,19 @@ async def act(x: "Executor", pid: str) -> None:
         refusal = ev.FixRefused(
             phase_id=pid, fix_type=diag.fix_type, command=" && ".join(diag.fix_commands), reason=EXECUTE_FIX_REFUSAL
         )
-        retry(x, pid, diag, refused=ev.ActionRefused(phase_id=pid, action="execute_fix", reason=EXECUTE_FIX_REFUSAL), extra=(refusal,))
+        retry(
+            x,
+            pid,
+            diag,
+            refused=ev.ActionRefused(phase_id=pid, action="execute_fix", reason=EXECUTE_FIX_REFUSAL),
+            extra=(refusal,),
+        )
     else:
         retry(x, pid, diag, refused=ev.ActionRefused(phase_id=pid, action=action, reason=f"unknown action {action!r}"))
 
 
 def retry(
-    x: "Executor",
+    x: Executor,
     pid: str,
     diag: ev.DoctorDiagnosed,
     *,
@@ -287,7 +312,7 @@ def retry(
     x.record(*events)
 
 
-def replan(x: "Executor", pid: str, diag: ev.DoctorDiagnosed) -> None:
+def replan(x: Executor, pid: str, diag: ev.DoctorDiagnosed) -> None:
     c = x.cursor.phase(pid)
     d = c.diagnosis
     assert d is not None and d.doctor.answer is not None
@@ -320,7 +345,7 @@ def replan(x: "Executor", pid: str, diag: ev.DoctorDiagnosed) -> None:
     )
 
 
-def rollback(x: "Executor", pid: str, reason: str) -> None:
+def rollback(x: Executor, pid: str, reason: str) -> None:
     """Keep the run's work on a branch, then reset the workspace to the pre-run branch."""
     pre = x.cursor.pre_run_branch
     target = x.ws.branch_commit(pre) if pre else None
@@ -333,4 +358,8 @@ def rollback(x: "Executor", pid: str, reason: str) -> None:
         x.ws.create_branch(kept, head)
     x.ws.reset_hard(target)
     x.crash("rollback")
-    x.record(ev.RollbackPerformed(branch=pre, commit=target, reason=f"rolled back by the Doctor: {reason}", stashed_ref=kept, phase_id=pid))
+    x.record(
+        ev.RollbackPerformed(
+            branch=pre, commit=target, reason=f"rolled back by the Doctor: {reason}", stashed_ref=kept, phase_id=pid
+        )
+    )

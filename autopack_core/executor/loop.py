@@ -18,14 +18,15 @@ the log alone.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import structlog
 
 from autopack_core import events as ev
 from autopack_core.config import AutopackConfig
-from autopack_core.errors import AutopackError, PatchError, ProviderError, QuotaExhausted
+from autopack_core.errors import AutopackError, ConfigError, PatchError, ProviderError, QuotaExhausted
 from autopack_core.executor import recovery
 from autopack_core.executor.attempt import Cursor, RoleStep
 from autopack_core.executor.crashpoints import EffectCrash
@@ -104,7 +105,7 @@ class Executor:
         return envs
 
     @property
-    def view(self):  # noqa: ANN201 - RunView
+    def view(self):
         return self.session.view
 
     # -- the loop ------------------------------------------------------------
@@ -140,9 +141,9 @@ class Executor:
 
     def finish(self) -> None:
         """After a successful run the pre-run branch is removed (idempotent on resume)."""
-        if self.view.status == "completed" and self.cursor.pre_run_branch:
-            if self.ws.branch_commit(self.cursor.pre_run_branch) is not None:
-                self.ws.delete_branch(self.cursor.pre_run_branch)
+        pre = self.cursor.pre_run_branch
+        if self.view.status == "completed" and pre and self.ws.branch_commit(pre) is not None:
+            self.ws.delete_branch(pre)
 
     def summary_line(self) -> str:
         v = self.view
@@ -232,7 +233,9 @@ class Executor:
         try:
             return self.roles[name]
         except KeyError:
-            raise AutopackError(f"no role {name!r} is registered (installed roles: {', '.join(sorted(self.roles)) or 'none'})") from None
+            raise AutopackError(
+                f"no role {name!r} is registered (installed roles: {', '.join(sorted(self.roles)) or 'none'})"
+            ) from None
 
     async def ask(self, role_name: str, pid: str, context: Any, failed_attempts: int) -> None:
         """Route, build the prompt and call the model; the outcome lands in the log."""
@@ -258,12 +261,17 @@ class Executor:
         prompt = role.build_prompt(
             context, context_tokens=self.context_tokens(model), template=template_for(self.config, role_name, role)
         )
+        before = self.view.seq
         try:
             await self.caller.call(model, prompt.user, system=prompt.system, role=role_name, phase_id=pid)
         except QuotaExhausted as exc:
             self.fail_run(pid, recovery.budget_reason(exc.event), exc.event)  # type: ignore[arg-type]
-        except ProviderError:
-            pass  # ModelCallFailed is in the log; the next step classifies it
+        except (ProviderError, ConfigError) as exc:
+            if self.view.seq == before:
+                # Refused before anything was sent or recorded (unknown provider kind, bad settings):
+                # asking again would fail the same way.
+                self.fail_run(pid, f"cannot call model {model!r}: {exc}")
+            # Otherwise ModelCallFailed is in the log; the next step classifies it.
 
     def malformed(self, pid: str, role_name: str, step: RoleStep, exc: Exception, where: str) -> bool:
         """Record a malformed reply; True when the role may be asked again."""
@@ -370,14 +378,18 @@ class Executor:
             except AutopackError as exc:
                 self.malformed(pid, "auditor", a, exc, "auditing")
                 return
-            verdict = ev.AuditVerdict(phase_id=pid, verdict=reply.verdict, issues=tuple(reply.issues), model=answer.model)
+            verdict = ev.AuditVerdict(
+                phase_id=pid, verdict=reply.verdict, issues=tuple(reply.issues), model=answer.model
+            )
             if reply.verdict == "approve":
                 self.record(verdict)
             else:
                 issues = "\n".join(f"- {i}" for i in reply.issues) or "- (no issues given)"
                 self.record(
                     verdict,
-                    recovery.classified(pid, recovery.AUDIT_REJECTION, f"the Auditor rejected the patch:\n{issues}", "auditing"),
+                    recovery.classified(
+                        pid, recovery.AUDIT_REJECTION, f"the Auditor rejected the patch:\n{issues}", "auditing"
+                    ),
                 )
             return
         if a.failed is not None:
@@ -420,7 +432,9 @@ class Executor:
             b = (new or b"").decode("utf-8", "replace").splitlines(keepends=True)
             parts.append(f"diff --git a/{rel} b/{rel}\n")
             parts.extend(
-                difflib.unified_diff(a, b, "/dev/null" if old is None else f"a/{rel}", "/dev/null" if new is None else f"b/{rel}")
+                difflib.unified_diff(
+                    a, b, "/dev/null" if old is None else f"a/{rel}", "/dev/null" if new is None else f"b/{rel}"
+                )
             )
             if parts and not parts[-1].endswith("\n"):
                 parts[-1] += "\n\\ No newline at end of file\n"
@@ -439,19 +453,49 @@ class Executor:
             if plugin is None:
                 known = ", ".join(sorted(self.checks)) or "none"
                 self.record(
-                    ev.CheckResult(phase_id=pid, check=label, passed=False, output=f"no quality check {check.name!r} is installed (installed: {known})"),
-                    recovery.classified(pid, recovery.INFRASTRUCTURE, f"no quality check {check.name!r} is installed", "checking"),
+                    ev.CheckResult(
+                        phase_id=pid,
+                        check=label,
+                        passed=False,
+                        output=f"no quality check {check.name!r} is installed (installed: {known})",
+                    ),
+                    recovery.classified(
+                        pid, recovery.INFRASTRUCTURE, f"no quality check {check.name!r} is installed", "checking"
+                    ),
                 )
                 return
-            outcome = await plugin.run(self.root, dict(check.options))
+            try:
+                outcome = await plugin.run(self.root, dict(check.options))
+            except Exception as exc:  # noqa: BLE001 - a check plugin's crash is a failed check, named
+                self.record(
+                    ev.CheckResult(
+                        phase_id=pid,
+                        check=label,
+                        passed=False,
+                        output=f"the check crashed: {type(exc).__name__}: {exc}",
+                    ),
+                    recovery.classified(
+                        pid,
+                        recovery.INFRASTRUCTURE,
+                        f"the quality check {label!r} crashed: {type(exc).__name__}: {exc}",
+                        "checking",
+                    ),
+                )
+                return
             result = ev.CheckResult(
-                phase_id=pid, check=label, passed=outcome.passed, output=_tail(outcome.output), duration_ms=outcome.duration_ms
+                phase_id=pid,
+                check=label,
+                passed=outcome.passed,
+                output=_tail(outcome.output),
+                duration_ms=outcome.duration_ms,
             )
             if outcome.passed:
                 self.record(result)
             else:
                 message = f"the quality check {label!r} failed; the end of its output:\n{_tail(outcome.output, 4000)}"
-                self.record(result, recovery.classified(pid, recovery.check_failure_category(check.name), message, "checking"))
+                self.record(
+                    result, recovery.classified(pid, recovery.check_failure_category(check.name), message, "checking")
+                )
             return
         self.checkpoint(pid)
 
@@ -464,18 +508,28 @@ class Executor:
         events: list[ev.Event] = []
         if found is not None:
             commit = found
-            events.append(ev.WorkspaceReconciled(action="checkpoint_found", commit=found, detail="committed before the interruption", phase_id=pid))
+            events.append(
+                ev.WorkspaceReconciled(
+                    action="checkpoint_found", commit=found, detail="committed before the interruption", phase_id=pid
+                )
+            )
         else:
             spec = self.spec(pid)
             commit = self.ws.checkpoint(
                 f"autopack: {pid}: {spec.goal}",
-                trailers={"Autopack-Run": run_id, "Autopack-Phase": f"{run_id}/{pid}", "Autopack-Seq": str(self.view.seq)},
+                trailers={
+                    "Autopack-Run": run_id,
+                    "Autopack-Phase": f"{run_id}/{pid}",
+                    "Autopack-Seq": str(self.view.seq),
+                },
             )
             self.crash("checkpoint")
         if found is None:
             # Files a check wrote outside the patch join the map at the next full listing (resume).
             self._advance_map(pid, commit)
-        events.append(ev.CheckpointCreated(commit=commit, label=f"phase {pid}", phase_id=pid, branch=self.cursor.branch))
+        events.append(
+            ev.CheckpointCreated(commit=commit, label=f"phase {pid}", phase_id=pid, branch=self.cursor.branch)
+        )
         events.append(ev.PhaseCompleted(phase_id=pid, commit=commit))
         self.record(*events)
 
@@ -487,4 +541,4 @@ class Executor:
         await doctor.diagnose(self, pid)
 
 
-__all__ = ["Executor", "check_label", "MAX_REASKS"]
+__all__ = ["MAX_REASKS", "Executor", "check_label"]

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import IO, Any, Sequence
+from collections.abc import Sequence
+from typing import IO, Any
 
 import orjson
 import structlog
@@ -37,8 +38,15 @@ def _fields(e: ev.Event) -> dict[str, Any]:
     if isinstance(e, ev.ModelCallRequested):
         out.update(role=e.role, model=e.model)
     elif isinstance(e, ev.ModelCallAnswered):
-        out.update(role=e.role, model=e.model, tokens_in=e.input_tokens, tokens_out=e.output_tokens,
-                   cost_usd=round(e.cost_usd, 6), ms=round(e.latency_ms, 1), attempts=e.attempts)
+        out.update(
+            role=e.role,
+            model=e.model,
+            tokens_in=e.input_tokens,
+            tokens_out=e.output_tokens,
+            cost_usd=round(e.cost_usd, 6),
+            ms=round(e.latency_ms, 1),
+            attempts=e.attempts,
+        )
     elif isinstance(e, ev.ModelCallFailed):
         out.update(role=e.role, model=e.model, category=e.category, status=e.status, message=e.message[:200])
     elif isinstance(e, ev.PatchProposed):
@@ -105,8 +113,14 @@ class JsonProgress(Progress):
     def update(self, envelopes: Sequence[Envelope], view: RunView) -> None:
         for env in envelopes:
             line = orjson.dumps(
-                {"run_id": env.run_id, "seq": env.seq, "ts": env.ts, "type": env.event.type, "hash": env.hash,
-                 "payload": orjson.Fragment(self.codec.encode(env.event))}
+                {
+                    "run_id": env.run_id,
+                    "seq": env.seq,
+                    "ts": env.ts,
+                    "type": env.event.type,
+                    "hash": env.hash,
+                    "payload": orjson.Fragment(self.codec.encode(env.event)),
+                }
             )
             self.out.write(line.decode() + "\n")
         self.out.flush()
@@ -130,11 +144,25 @@ class PlainProgress(Progress):
 
     def close(self, view: RunView) -> None:
         for p in view.phases.values():
-            self.line("summary_phase", phase=p.id, status=p.status, attempts=p.attempts, doctor_calls=p.doctor_calls,
-                      cost_usd=round(p.usage.cost_usd, 6))
-        self.line("summary_run", run=view.run_id, status=view.status, reason=view.end_reason or None,
-                  calls=view.usage.calls, tokens_in=view.usage.input_tokens, tokens_out=view.usage.output_tokens,
-                  cost_usd=round(view.usage.cost_usd, 6), elapsed_s=round(time.perf_counter() - self.started, 2))
+            self.line(
+                "summary_phase",
+                phase=p.id,
+                status=p.status,
+                attempts=p.attempts,
+                doctor_calls=p.doctor_calls,
+                cost_usd=round(p.usage.cost_usd, 6),
+            )
+        self.line(
+            "summary_run",
+            run=view.run_id,
+            status=view.status,
+            reason=view.end_reason or None,
+            calls=view.usage.calls,
+            tokens_in=view.usage.input_tokens,
+            tokens_out=view.usage.output_tokens,
+            cost_usd=round(view.usage.cost_usd, 6),
+            elapsed_s=round(time.perf_counter() - self.started, 2),
+        )
         self.out.flush()
 
 
@@ -182,11 +210,19 @@ class RichProgress(Progress):
             table.add_column(col)
         for p in view.phases.values():
             style = {"completed": "green", "failed": "red", "fatal": "red", "rolled_back": "red"}.get(p.status, "")
-            table.add_row(p.id, Text(p.status, style=style), str(p.attempts), str(p.doctor_calls),
-                          str(p.usage.input_tokens + p.usage.output_tokens), f"${p.usage.cost_usd:.4f}")
+            table.add_row(
+                p.id,
+                Text(p.status, style=style),
+                str(p.attempts),
+                str(p.doctor_calls),
+                str(p.usage.input_tokens + p.usage.output_tokens),
+                f"${p.usage.cost_usd:.4f}",
+            )
         elapsed = time.perf_counter() - self.started
         head = Text.assemble(
-            ("autopack ", "bold"), f"run {view.run_id}  ", (view.status, "bold"),
+            ("autopack ", "bold"),
+            f"run {view.run_id}  ",
+            (view.status, "bold"),
             f"  role {self.role or '-'}  model {self.model or '-'}  ",
             f"tokens {view.usage.input_tokens + view.usage.output_tokens}  cost ${view.usage.cost_usd:.4f}  {elapsed:.1f}s",
         )
@@ -221,8 +257,11 @@ def configure_logging(mode: str) -> None:
 
     level = getattr(logging, os.environ.get("AUTOPACK_LOG_LEVEL", "WARNING").upper(), logging.WARNING)
     structlog.configure(
-        processors=[structlog.processors.add_log_level, structlog.processors.TimeStamper(fmt="iso"),
-                    structlog.processors.LogfmtRenderer()],
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso"),
+            structlog.processors.LogfmtRenderer(),
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,

@@ -49,9 +49,9 @@ CATEGORIES: dict[str, str] = {
 _TRANSIENT_CALL = frozenset({"rate_limited", "server_error", "timeout", "connection"})
 
 _TMP = re.compile(r"(/tmp|/var/folders|/private/var)[^\s:'\"]*")
-_HEX = re.compile(r"\b[0-9a-f]{7,64}\b", re.I)
+_HEX = re.compile(r"\b[0-9a-f]{7,64}\b", re.IGNORECASE)
 _ULID = re.compile(r"\b[0-9A-HJKMNP-TV-Z]{26}\b")
-_ADDR = re.compile(r"0x[0-9a-f]+", re.I)
+_ADDR = re.compile(r"0x[0-9a-f]+", re.IGNORECASE)
 _NUM = re.compile(r"\d+(\.\d+)?")
 _SPACE = re.compile(r"\s+")
 _SIGNATURE_INPUT_LIMIT = 4000

@@ -31,7 +31,7 @@ class WorkspaceMoved(AutopackError):
     """The workspace's HEAD is not where the run left it."""
 
 
-def reconcile(x: "Executor") -> None:
+def reconcile(x: Executor) -> None:
     view = x.view
     if view.status in ("created", "completed", "failed", "rolled_back"):
         return
@@ -76,6 +76,9 @@ def reconcile(x: "Executor") -> None:
         x.ws.reset_hard(target)
         x.record(
             ev.WorkspaceReconciled(
-                action="reset", commit=target, detail="changes not in the log were discarded (a patch written but not recorded)", phase_id=pid
+                action="reset",
+                commit=target,
+                detail="changes not in the log were discarded (a patch written but not recorded)",
+                phase_id=pid,
             )
         )

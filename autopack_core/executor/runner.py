@@ -17,8 +17,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+
+import structlog
 
 from autopack_core import events as ev
 from autopack_core.config import AutopackConfig, default_config_path, load_config
@@ -32,6 +35,8 @@ from autopack_core.plan import Plan
 from autopack_core.router import QuotaTracker
 from autopack_core.session import RunSession
 from autopack_core.store import Envelope, EventStore
+
+log = structlog.get_logger("autopack.executor")
 
 STATE_FOLDER = ".autopack"
 REQUIRED_ROLES = ("builder", "auditor", "doctor")
@@ -60,7 +65,9 @@ def check_plan(plan: Plan, plugins: Any, source: str) -> None:
         for j, check in enumerate(phase.checks):
             if check.name not in checks:
                 known = ", ".join(sorted(checks)) or "none"
-                raise PlanError(f"{source}: phases[{i}].checks[{j}]: no quality check {check.name!r} is installed (installed: {known})")
+                raise PlanError(
+                    f"{source}: phases[{i}].checks[{j}]: no quality check {check.name!r} is installed (installed: {known})"
+                )
     roles = plugins.registry("roles")
     missing = [r for r in REQUIRED_ROLES if r not in roles]
     if missing:
@@ -171,8 +178,8 @@ def _abort(session: RunSession, record: Any, reason: str) -> None:
         return
     try:
         record(ev.RunAborted(reason=reason))
-    except Exception:  # noqa: BLE001 - the store may be the reason we stopped; resume works without it
-        pass
+    except Exception as exc:  # noqa: BLE001 - the store may be the reason we stopped; resume works without it
+        log.warning("run_aborted_not_recorded", run=session.run_id, error=str(exc))
 
 
 async def start_run(
@@ -212,7 +219,13 @@ async def start_run(
         progress = progress_factory(plugins.codec)
         progress.update(list(store.iter_events(session.run_id)), session.view)
         code = await _drive(
-            session=session, store=store, workspace=ws, config=config, plugins=plugins, progress=progress, resumed=False,
+            session=session,
+            store=store,
+            workspace=ws,
+            config=config,
+            plugins=plugins,
+            progress=progress,
+            resumed=False,
             prior=list(store.iter_events(session.run_id)),
         )
         return code, session.run_id, db
@@ -253,7 +266,9 @@ async def resume_run(
             with open_workspace(ws_path) as ws:
                 if view.status == "completed" and cursor.pre_run_branch and ws.branch_commit(cursor.pre_run_branch):
                     ws.delete_branch(cursor.pre_run_branch)
-            progress.message(f"run {run_id} already ended: {view.status}" + (f" ({view.end_reason})" if view.end_reason else ""))
+            progress.message(
+                f"run {run_id} already ended: {view.status}" + (f" ({view.end_reason})" if view.end_reason else "")
+            )
             progress.close(view)
             return (0 if view.status == "completed" else EXIT_FAILED), run_id, db
         failures = await health_t0(plugins, ws_path, db, config)
@@ -262,6 +277,13 @@ async def resume_run(
         prior = list(store.iter_events(run_id))
         with open_workspace(ws_path) as ws:
             code = await _drive(
-                session=session, store=store, workspace=ws, config=config, plugins=plugins, progress=progress, resumed=True, prior=prior
+                session=session,
+                store=store,
+                workspace=ws,
+                config=config,
+                plugins=plugins,
+                progress=progress,
+                resumed=True,
+                prior=prior,
             )
         return code, run_id, db
