@@ -123,3 +123,40 @@ def test_state_folder_is_excluded_from_git(tmp_path: Path) -> None:
     assert ".autopack" in (ws / ".git" / "info" / "exclude").read_text()
     assert ".autopack" not in git(ws, "ls-files")
     assert not (ws / ".gitignore").read_text().count(".autopack")  # the user's tracked files are untouched
+
+
+def test_rich_progress_shows_the_step_and_ends_with_a_summary_table(tmp_path: Path) -> None:
+    import io
+
+    from rich.console import Console
+
+    from autopack_core import events as ev
+    from autopack_core.executor.progress import RichProgress
+    from autopack_core.plan import PhaseSpec
+    from autopack_core.projections import RunView
+    from autopack_core.store import Envelope
+
+    out = io.StringIO()
+    p = RichProgress(console=Console(file=out, force_terminal=True, width=140, color_system=None))
+    p.tiers = {"cheap-m": "cheap"}
+    view = RunView("R1")
+    events = [
+        ev.RunCreated(goal="g", phases=(PhaseSpec(id="fix-add", goal="fix"), PhaseSpec(id="add-mul", goal="mul"))),
+        ev.RunStarted(base_commit="abc"),
+        ev.PhaseStarted(phase_id="fix-add"),
+        ev.ModelCallRequested(
+            call_id="c1", role="builder", provider="p", model="cheap-m", prompt="x", phase_id="fix-add"
+        ),
+    ]
+    for seq, e in enumerate(events, 1):
+        env = Envelope("R1", seq, "ts", e, "h")
+        view.apply(env)
+        p.update([env], view)
+    live = p.render(view)
+    console = Console(file=io.StringIO(), width=140, color_system=None)
+    console.print(live)
+    shown = console.file.getvalue()
+    assert "fix-add  step building  attempt 1  role builder  model cheap-m (cheap)" in shown
+    p.close(view)
+    summary = out.getvalue()
+    assert "run R1: running" in summary and "doctor calls" in summary and "add-mul" in summary

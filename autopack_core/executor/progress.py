@@ -26,8 +26,6 @@ from autopack_core import events as ev
 from autopack_core.projections import RunView
 from autopack_core.store import Envelope
 
-_STEP_OF_ROLE = {"builder": "building", "auditor": "auditing", "doctor": "diagnosing"}
-
 
 def _fields(e: ev.Event) -> dict[str, Any]:
     """The few fields of an event worth a line."""
@@ -94,6 +92,7 @@ class Progress:
     def __init__(self, out: IO[str] | None = None) -> None:
         self.out = out or sys.stdout
         self.started = time.perf_counter()
+        self.tiers: dict[str, str] = {}
 
     def update(self, envelopes: Sequence[Envelope], view: RunView) -> None:  # pragma: no cover - interface
         pass
@@ -167,38 +166,30 @@ class PlainProgress(Progress):
 
 
 class RichProgress(Progress):
-    """A live panel on a terminal."""
+    """A live panel on a terminal: the run, the step under way, and one row per phase."""
 
-    def __init__(self, out: IO[str] | None = None) -> None:
+    def __init__(self, out: IO[str] | None = None, *, console: Any = None) -> None:
         super().__init__(out)
         from rich.console import Console
         from rich.live import Live
 
-        self.console = Console(file=self.out)
-        self.step = ""
+        self.console = console or Console(file=self.out)
         self.role = ""
         self.model = ""
-        self.tier = ""
         self.last = ""
-        self.live = Live(console=self.console, refresh_per_second=8, transient=False)
+        #: model name -> tier, set by the runner from the config.
+        self.tiers: dict[str, str] = {}
+        self.live = Live(console=self.console, refresh_per_second=8, transient=True)
         self.live.start()
-        self.view: RunView | None = None
 
     def update(self, envelopes: Sequence[Envelope], view: RunView) -> None:
-        self.view = view
         for env in envelopes:
             e = env.event
             if isinstance(e, ev.ModelCallRequested):
                 self.role, self.model = e.role, e.model
-                self.step = _STEP_OF_ROLE.get(e.role, self.step)
-            elif isinstance(e, ev.DoctorInvoked):
-                self.model = e.model
             f = _fields(e)
             self.last = f"{e.type} " + " ".join(f"{k}={v}" for k, v in f.items() if k != "phase")
         self.live.update(self.render(view))
-
-    def _tier(self, view: RunView) -> str:
-        return self.tier
 
     def render(self, view: RunView) -> Any:
         from rich.console import Group
@@ -208,8 +199,11 @@ class RichProgress(Progress):
         table = Table(show_header=True, header_style="bold", expand=False, box=None)
         for col in ("phase", "status", "attempt", "doctor", "tokens", "cost"):
             table.add_column(col)
+        active = None
         for p in view.phases.values():
-            style = {"completed": "green", "failed": "red", "fatal": "red", "rolled_back": "red"}.get(p.status, "")
+            style = _STYLE.get(p.status, "")
+            if p.status in ("building", "applying", "auditing", "checking", "diagnosing", "fixing"):
+                active, style = p, "bold yellow"
             table.add_row(
                 p.id,
                 Text(p.status, style=style),
@@ -223,23 +217,57 @@ class RichProgress(Progress):
             ("autopack ", "bold"),
             f"run {view.run_id}  ",
             (view.status, "bold"),
-            f"  role {self.role or '-'}  model {self.model or '-'}  ",
-            f"tokens {view.usage.input_tokens + view.usage.output_tokens}  cost ${view.usage.cost_usd:.4f}  {elapsed:.1f}s",
+            f"  tokens {view.usage.input_tokens + view.usage.output_tokens}  cost ${view.usage.cost_usd:.4f}  "
+            f"elapsed {elapsed:.1f}s",
         )
-        return Group(head, table, Text(self.last[:200], style="dim"))
+        if active is not None:
+            tier = self.tiers.get(self.model, "")
+            now = Text.assemble(
+                ("▶ ", "yellow"),
+                f"{active.id}  step {active.status}  attempt {active.attempts}  role {self.role or '-'}  ",
+                f"model {self.model or '-'}" + (f" ({tier})" if tier else ""),
+            )
+        else:
+            now = Text("")
+        return Group(head, now, table, Text(self.last[:160], style="dim"))
 
     def close(self, view: RunView) -> None:
-        self.live.update(self.render(view))
         self.live.stop()
         from rich.table import Table
 
-        t = Table(title=f"run {view.run_id}: {view.status}" + (f" ({view.end_reason})" if view.end_reason else ""))
-        for col in ("phase", "outcome", "attempts", "doctor calls", "cost"):
+        title = f"run {view.run_id}: {view.status}" + (f" ({view.end_reason})" if view.end_reason else "")
+        t = Table(title=title)
+        for col in ("phase", "outcome", "attempts", "doctor calls", "tokens", "cost"):
             t.add_column(col)
         for p in view.phases.values():
-            t.add_row(p.id, p.status, str(p.attempts), str(p.doctor_calls), f"${p.usage.cost_usd:.4f}")
-        t.add_row("total", view.status, "", str(view.doctor_calls), f"${view.usage.cost_usd:.4f}")
+            t.add_row(
+                p.id,
+                p.status,
+                str(p.attempts),
+                str(p.doctor_calls),
+                str(p.usage.input_tokens + p.usage.output_tokens),
+                f"${p.usage.cost_usd:.4f}",
+            )
+        t.add_row(
+            "total",
+            view.status,
+            str(sum(p.attempts for p in view.phases.values())),
+            str(view.doctor_calls),
+            str(view.usage.input_tokens + view.usage.output_tokens),
+            f"${view.usage.cost_usd:.4f}",
+        )
         self.console.print(t)
+        self.console.print(f"elapsed {time.perf_counter() - self.started:.1f}s, {view.usage.calls} model calls")
+
+
+_STYLE = {
+    "completed": "green",
+    "failed": "red",
+    "fatal": "red",
+    "rolled_back": "red",
+    "skipped": "dim",
+    "superseded": "dim",
+}
 
 
 def make_progress(mode: str, codec: Any) -> Progress:

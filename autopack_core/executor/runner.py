@@ -217,6 +217,7 @@ async def start_run(
             store, plan, plugins=plugins.versions(), workspace=str(workspace), config_digest=config_digest(config)
         )
         progress = progress_factory(plugins.codec)
+        progress.tiers = {name: m.tier for name, m in config.models.items()}
         progress.update(list(store.iter_events(session.run_id)), session.view)
         code = await _drive(
             session=session,
@@ -259,6 +260,7 @@ async def resume_run(
                 f"run {run_id} was started with a different config than {where}; pass the same --config"
             )
         progress = progress_factory(plugins.codec)
+        progress.tiers = {name: m.tier for name, m in config.models.items()}
         if view.status in ("completed", "failed", "rolled_back"):
             cursor = Cursor()
             for env in store.iter_events(run_id):
