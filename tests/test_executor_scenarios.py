@@ -411,3 +411,12 @@ def test_a_provider_refusing_for_good_ends_the_run(
     assert o.code == 1
     assert o.of("error_classified")[0].category == "provider_error"
     assert "the model provider failed" in o.of("run_failed")[0].reason
+
+
+def test_a_token_quota_ends_the_run_cleanly(tmp_path: Path, scripted_server: ScriptedServer) -> None:
+    o = scenario(tmp_path, scripted_server, [GOOD_ADD, APPROVE], config="quotas:\n  run: {max_tokens: 100}\n")
+    assert o.code == 1
+    [spent] = o.of("budget_exhausted")
+    assert spent.budget == "quotas.run.max_tokens" and spent.used == 120
+    assert len(scripted_server.requests) == 1  # the second call was never sent
+    assert o.types()[-2:] == ["phase_failed", "run_failed"]
