@@ -1,19 +1,21 @@
 """The bundled demo: a small Python project with a failing test, its plan and its cassette.
 
-``prepare_demo`` copies ``workspace/`` into a fresh folder and makes it a git
-repository with one commit (dulwich; no hooks, no signing), so ``autopack
-demo`` needs neither git nor a network.
+``project.yaml`` holds the project's files (path -> content): a ``calc``
+package whose ``median()`` is wrong for even lengths, its tests, a docstring
+lint script, ``plan.yaml``, ``config/models.yaml`` and the cassette
+``config/demo-cassette.yaml``. ``prepare_demo`` writes them into a fresh
+folder and makes it a git repository with one commit (dulwich; no hooks, no
+signing), so ``autopack demo`` needs neither git nor a network.
 """
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 
 from autopack_core.errors import AutopackError
 
-SOURCE = Path(__file__).parent / "workspace"
+PROJECT = Path(__file__).parent / "project.yaml"
 DEMO_AUTHOR = b"Autopack Demo <demo@autopack.invalid>"
 
 
@@ -27,7 +29,13 @@ def prepare_demo(directory: Path | None) -> tuple[Path, Path, Path]:
         target = directory.resolve()
         if target.exists() and (not target.is_dir() or any(target.iterdir())):
             raise AutopackError(f"{directory}: exists and is not an empty folder; pick a new one with --dir")
-    shutil.copytree(SOURCE, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    from ruamel.yaml import YAML
+
+    files = YAML(typ="safe").load(PROJECT.read_text(encoding="utf-8"))["files"]
+    for rel, text in files.items():
+        path = target / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
     (target / ".gitignore").write_text("__pycache__/\n.pytest_cache/\n")
     repo = porcelain.init(str(target))
     try:

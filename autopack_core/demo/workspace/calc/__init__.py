@@ -1,1 +1,0 @@
-"""A tiny statistics module (the Autopack demo project)."""
