@@ -175,9 +175,8 @@ def test_kill_after_an_effect_before_its_event(
 ) -> None:
     ref, _ = reference
     ws = fresh(template, tmp_path / "ws")
-    r = autopack("run", "plan.yaml", "--plain", cwd=ws, env={"AUTOPACK_TEST_CRASH_AT": point})
-    assert r.returncode == 137, r.stdout + r.stderr
-    resume_and_compare(ws, ref)
+    assert fork_autopack("run", "plan.yaml", "--plain", cwd=ws, env={"AUTOPACK_TEST_CRASH_AT": point}) == 137
+    resume_and_compare(ws, ref, forked=True)
     reconciled = payloads(db_of(ws), "workspace_reconciled")
     if point.startswith("checkpoint"):
         # The commit made before the kill was found by its trailer, not made again.
