@@ -17,6 +17,7 @@ the log alone.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,7 +31,7 @@ from autopack_core.errors import AutopackError, ConfigError, PatchError, Provide
 from autopack_core.executor import recovery
 from autopack_core.executor.attempt import Cursor, RoleStep
 from autopack_core.executor.crashpoints import EffectCrash
-from autopack_core.machines import RUN_TERMINAL
+from autopack_core.machines import PHASE_ACTIVE, RUN_TERMINAL
 from autopack_core.modelcall import ModelCaller
 from autopack_core.plan import CheckSpec, PhaseSpec
 from autopack_core.router import Router
@@ -76,6 +77,7 @@ class Executor:
         self.cursor = cursor
         self.ws = workspace
         self.root = Path(workspace.path)
+        self._root_str = str(self.root)
         self.config = config
         self.roles = roles
         self.checks = checks
@@ -92,6 +94,7 @@ class Executor:
         # The repository map at the last checkpoint, kept up to date from the files each
         # checkpointed patch touched instead of listing the index for every Builder prompt.
         self._map: tuple[str, set[str]] | None = None
+        self._last_active: str | None = None
         self.started = time.perf_counter()
 
     # -- recording -----------------------------------------------------------
@@ -119,7 +122,7 @@ class Executor:
             if status == "created":
                 self.start()
                 continue
-            pid = self.session.active_phase()
+            pid = self._active_phase()
             if pid is None:
                 nxt = self.session.next_pending_phase()
                 if nxt is None:
@@ -130,6 +133,16 @@ class Executor:
             await self.step(pid)
         self.finish()
         return self.view.status
+
+    def _active_phase(self) -> str | None:
+        # One phase is active at a time: ask about the last one first instead of scanning the plan.
+        last = self._last_active
+        if last is not None:
+            phase = self.view.phases.get(last)
+            if phase is not None and phase.status in PHASE_ACTIVE:
+                return last
+        self._last_active = self.session.active_phase()
+        return self._last_active
 
     def start(self) -> None:
         """Create the pre-run branch at the starting commit and record the start."""
@@ -411,7 +424,8 @@ class Executor:
 
     def _read(self, rel: str) -> bytes | None:
         try:
-            return (self.root / rel).read_bytes()
+            with open(os.path.join(self._root_str, rel), "rb") as fh:
+                return fh.read()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
 
