@@ -15,9 +15,10 @@ Order at start (nothing is written to the workspace before step 4):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -114,12 +115,23 @@ def _checks(plugins: Any) -> dict[str, Any]:
     return {name: reg.obj for name, reg in plugins.registry("quality_checks").items()}
 
 
-def _prepare_check_env() -> None:
-    # Checks run in the workspace; keep their caches out of the checkpoint commits.
+@contextlib.contextmanager
+def _check_env() -> Iterator[None]:
+    """Checks run in the workspace: keep their caches (bytecode, pytest's) out of the checkpoint
+    commits. The check plugins pass on this process's environment; it is restored after the run."""
+    saved = {k: os.environ.get(k) for k in ("PYTHONDONTWRITEBYTECODE", "PYTEST_ADDOPTS")}
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     addopts = os.environ.get("PYTEST_ADDOPTS", "")
     if "cacheprovider" not in addopts:
         os.environ["PYTEST_ADDOPTS"] = (addopts + " -p no:cacheprovider").strip()
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 async def _drive(
@@ -138,7 +150,20 @@ async def _drive(
         cursor.apply(env)
     quotas = QuotaTracker(config)
     quotas.observe(env.event for env in prior)
-    _prepare_check_env()
+    with _check_env():
+        return await _drive_with(session, cursor, quotas, workspace, config, plugins, progress, resumed)
+
+
+async def _drive_with(
+    session: RunSession,
+    cursor: Cursor,
+    quotas: QuotaTracker,
+    workspace: Any,
+    config: AutopackConfig,
+    plugins: Any,
+    progress: Progress,
+    resumed: bool,
+) -> int:
     async with ModelCaller(config, plugins.registry("providers"), quotas=quotas) as caller:
         x = Executor(
             session=session,
