@@ -27,7 +27,7 @@ import structlog
 
 from autopack_core import events as ev
 from autopack_core.config import AutopackConfig
-from autopack_core.errors import AutopackError, ConfigError, PatchError, ProviderError, QuotaExhausted
+from autopack_core.errors import AutopackError, ConfigError, ProviderError, QuotaExhausted
 from autopack_core.executor import recovery
 from autopack_core.executor.attempt import Cursor, RoleStep
 from autopack_core.executor.crashpoints import EffectCrash
@@ -359,8 +359,9 @@ class Executor:
         self.ensure_at_checkpoint(pid, "the patch applies to the phase's checkpoint")
         self._before = (proposed.text, {f: self._read(f) for f in proposed.files})
         try:
-            result = governed_apply(proposed.text, self.root, self.config.governance)
-        except PatchError as exc:
+            # Parsed once: the Builder step's edits (or, after a resume, the recorded text parsed again).
+            result = governed_apply(self.parse_builder(proposed.text), self.root, self.config.governance)
+        except AutopackError as exc:  # PatchError, or the reply no longer parses
             refusal = ev.Refusal(path=getattr(exc, "path", "") or "", rule="does-not-apply", message=str(exc))
             self.record(
                 ev.PatchRefused(phase_id=pid, reasons=(refusal,)),
