@@ -220,6 +220,7 @@ def plugins(app: AppContext, as_json: bool) -> None:
 
 def _add_builtin_commands() -> None:
     from autopack_core.commands.models import models, prompt
+    from autopack_core.commands.fix import fix_group
     from autopack_core.commands.patch import patch_group
     from autopack_core.commands.roles import roles_group
 
@@ -227,6 +228,7 @@ def _add_builtin_commands() -> None:
     cli.add_command(models)
     cli.add_command(patch_group)
     cli.add_command(roles_group)
+    cli.add_command(fix_group)
 
 
 _add_builtin_commands()

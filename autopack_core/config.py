@@ -24,6 +24,7 @@ from typing import Any, Literal, Mapping, Sequence
 
 import attrs
 
+from autopack_core.contracts import FixTypeSettings
 from autopack_core.patching.governance import GovernancePolicy
 
 from autopack_core.errors import ConfigError
@@ -129,6 +130,9 @@ class DoctorConfig:
     max_execute_fix_per_phase: int = 1
     allowed_fix_types: tuple[str, ...] = ("git", "file")
     fix_timeout_seconds: float = 120.0
+    # Per fix type: enabled (null: the type's default) and, for docker/shell,
+    # the exact commands allowed. docs/execute-fix.md.
+    fix_types: dict[str, FixTypeSettings] = _mapping()
 
 
 @attrs.frozen(kw_only=True)
