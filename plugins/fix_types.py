@@ -60,6 +60,7 @@ GIT_SUB_REFUSED: dict[str, tuple[str, str]] = {
     "--edit": ("interactive", "opens an editor"),
     "-e": ("interactive", "opens an editor"),
     "--patch": ("interactive", "asks questions on the terminal"),
+    "-p": ("interactive", "asks questions on the terminal"),
     "--no-verify": ("git-hooks", "commands that would need it are not allowed"),
     "--gpg-sign": ("git-signing", "runs gpg.program"),
     "-S": ("git-signing", "runs gpg.program"),
