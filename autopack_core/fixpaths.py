@@ -64,6 +64,14 @@ def check_path(arg: str, ctx: FixContext, *, base: str = "", root_ok: bool = Tru
         if rel != ".":
             _governance(rel.replace(os.sep, "/"), ctx, arg)
     rel = os.path.relpath(real, root).replace(os.sep, "/")
+    try:
+        st = os.lstat(real)
+    except OSError:
+        st = None
+    if st is not None and stat.S_ISREG(st.st_mode) and st.st_nlink > 1:
+        # A hard link shares its content with a file that may live outside;
+        # writing to it writes there, and no path resolution can tell.
+        raise FixRefused("hard-link", f"{arg!r} is a hard link ({st.st_nlink} names); writing through it is refused")
     if rel == "." and not root_ok:
         raise FixRefused("workspace-root", f"{arg!r} is the workspace itself; this command may not act on it")
     return rel

@@ -99,6 +99,10 @@ class Cmd:
     refused_subcommands: Mapping[str, tuple[str, str]] = attrs.field(factory=dict)
     check: Check | None = None
     summary: str = ""
+    # Options always added right after the command word (unless given), to
+    # switch off what the workspace's config could turn on (pagers, external
+    # diff programs, pathspec magic).
+    forced: tuple[str, ...] = ()
 
 
 @attrs.frozen(kw_only=True)
@@ -350,6 +354,7 @@ def _emit(p: Parsed) -> list[str]:
         else:
             # Separate, not attached: git's own options (-C) take no attached value.
             out += [f"-{opt.short}", value]
+    out += [f for f in p.cmd.forced if f not in out]
     if p.cmd.args == "paths":
         if p.operands:
             out += ["--", *p.operands]

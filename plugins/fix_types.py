@@ -143,6 +143,13 @@ def _reset_check(p: Parsed, ctx: FixContext) -> None:
         raise refuse("option-not-allowed", "git reset: a mode option cannot be combined with paths")
 
 
+def _clean_check(p: Parsed, ctx: FixContext) -> None:
+    # Cleaning the whole workspace would delete untracked files under
+    # protected paths too; name the folders to clean.
+    if not p.operands and not p.has("--dry-run"):
+        raise refuse("git-clean-workspace", "git clean needs the paths to clean (untracked files of protected paths are kept)")
+
+
 def _branch_check(p: Parsed, ctx: FixContext) -> None:
     deleting = p.has("--delete", "-d", "-D")
     forcing = p.has("--force", "-f")
@@ -196,7 +203,9 @@ def _require(spelling: str, label: str) -> Callable[[Parsed, FixContext], None]:
     return check
 
 
-_STASH_REF = Cmd(args="revs", max_args=1)
+# diff.external and textconv drivers from config or attributes run on plain
+# `git diff` too; these switch them off whatever the config says.
+_NO_EXT = ("--no-ext-diff", "--no-textconv")
 _SUB_REFUSED = GIT_SUB_REFUSED
 
 GIT_SUBCOMMANDS: dict[str, Cmd] = {
@@ -214,10 +223,11 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
     ),
     "diff": Cmd(
         options=(*_DIFF_OPTS, Opt(long="cached"), Opt(long="staged")),
+        forced=_NO_EXT,
         args="rev-or-path",
     ),
-    "log": Cmd(options=_LOG_OPTS, args="rev-or-path", numeric="max-count"),
-    "show": Cmd(options=_LOG_OPTS, args="rev-or-path"),
+    "log": Cmd(options=_LOG_OPTS, args="rev-or-path", numeric="max-count", forced=_NO_EXT),
+    "show": Cmd(options=_LOG_OPTS, args="rev-or-path", forced=_NO_EXT),
     "add": Cmd(
         options=(
             Opt(long="all", short="A"),
@@ -296,7 +306,12 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
             "apply": Cmd(options=(Opt(long="index"), Q), args="revs", max_args=1),
             "drop": Cmd(options=(Q,), args="revs", max_args=1),
             "list": Cmd(),
-            "show": Cmd(options=(Opt(long="stat"), Opt(long="patch", short="p"), Opt(long="no-ext-diff"), Opt(long="no-textconv")), args="revs", max_args=1),
+            "show": Cmd(
+                options=(Opt(long="stat"), Opt(long="patch", short="p"), Opt(long="no-ext-diff"), Opt(long="no-textconv")),
+                args="revs",
+                max_args=1,
+                forced=_NO_EXT,
+            ),
         },
         default_subcommand="push",
         refused_subcommands={"clear": ("history-rewrite", "drops every stash"), "create": _REWRITE, "store": _REWRITE},
@@ -318,6 +333,10 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
     "cherry-pick": _abort_only("cherry-pick"),
     "revert": _abort_only("revert"),
     "clean": Cmd(
+        check=_clean_check,
+        min_args=0,
+        root_ok=False,
+        recursive=("*",),
         options=(
             Opt(long="force", short="f", once=True),
             Opt(short="d"),
@@ -331,7 +350,7 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
             "-X": ("git-clean-ignored", "would delete ignored files, .autopack/ and caches among them"),
             "--exclude": ("option-not-allowed", "not needed"),
         },
-        summary="never -x/-X (ignored files hold .autopack/); -f at most once (-ff deletes nested repositories)",
+        summary="paths required (except -n); never -x/-X (ignored files hold .autopack/); -f at most once (-ff deletes nested repositories)",
     ),
     "branch": Cmd(
         options=(
@@ -378,6 +397,7 @@ GIT = Program(
             Opt(long="no-optional-locks"),
         ),
         abbrev=False,  # git.c matches its own options exactly
+        forced=("--no-pager", "--literal-pathspecs"),
         subcommands=GIT_SUBCOMMANDS,
         refused=GIT_REFUSED_OPTIONS,
         refused_subcommands=GIT_REFUSED_SUBCOMMANDS,

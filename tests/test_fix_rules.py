@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from autopack_core.contracts import FixContext, FixTypeSettings, FixVerdict
-from autopack_core.fixpaths import MAX_TREE_ENTRIES
+from autopack_core import fixpaths
 from autopack_core.fixrules import AllowlistFixType, Cmd, Opt, Program
 from autopack_core.fixtext import MAX_ARGUMENTS, MAX_COMMAND_CHARS
 from autopack_core.patching.governance import GovernancePolicy
@@ -65,8 +65,16 @@ def allowed(types: dict, ws: Path, type_name: str, command: str, argv: list[str]
     v = check(types, ws, type_name, command, **kw)
     assert v.allowed, f"{command!r} refused: {v.line()}"
     if argv is not None:
-        assert list(v.argv) == argv
+        assert unforced(v.argv) == argv
     return v
+
+
+FORCED = {"--no-pager", "--literal-pathspecs", "--no-ext-diff", "--no-textconv"}
+
+
+def unforced(argv: tuple[str, ...]) -> list[str]:
+    """The argv without the switches git commands always get (tested on their own below)."""
+    return [a for a in argv if a not in FORCED]
 
 
 # --- text rules -------------------------------------------------------------------
@@ -238,13 +246,20 @@ def test_a_cp_or_mv_into_a_folder_checks_where_the_file_lands(types, ws):
     assert (v.allowed, v.rule) == (False, "protected-path")
 
 
-def test_a_recursive_command_over_a_huge_tree_is_refused(types, ws):
+def test_a_recursive_command_over_a_huge_tree_is_refused(types, ws, monkeypatch):
+    monkeypatch.setattr(fixpaths, "MAX_TREE_ENTRIES", 50)
     big = ws / "big"
     big.mkdir()
-    for i in range(MAX_TREE_ENTRIES + 1):
+    for i in range(fixpaths.MAX_TREE_ENTRIES + 1):
         (big / f"f{i}").touch()
     refused(types, ws, "file", "rm -r big", "tree-too-large")
     allowed(types, ws, "file", "rm big/f1")
+
+
+def test_a_hard_link_is_refused_because_it_may_share_content_with_an_outside_file(types, ws, tmp_path):
+    os.link(tmp_path / "outside" / "victim.txt", ws / "src" / "shared.txt")
+    refused(types, ws, "file", "cp src/a.py src/shared.txt", "hard-link")
+    refused(types, ws, "file", "touch src/shared.txt", "hard-link")
 
 
 def test_a_workspace_given_through_a_symlink_is_resolved(types, ws, tmp_path):
@@ -290,7 +305,18 @@ def test_an_abbreviation_that_could_mean_a_dangerous_option_is_refused_by_its_ru
 
 def test_git_global_options_are_matched_exactly(types, ws):
     refused(types, ws, "git", "git --no-pag status", "option-not-allowed")  # git.c does not abbreviate
-    allowed(types, ws, "git", "git --no-pager log", ["git", "--no-pager", "log"])
+    v = allowed(types, ws, "git", "git --no-pager log")
+    assert v.argv == ("git", "--no-pager", "--literal-pathspecs", "log", "--no-ext-diff", "--no-textconv")
+
+
+def test_git_commands_always_get_the_switches_that_keep_config_from_running_programs(types, ws):
+    assert allowed(types, ws, "git", "git status").argv == ("git", "--no-pager", "--literal-pathspecs", "status")
+    for command in ("git diff", "git log", "git show HEAD", "git stash show"):
+        v = allowed(types, ws, "git", command)
+        assert v.argv[:3] == ("git", "--no-pager", "--literal-pathspecs")
+        assert {"--no-ext-diff", "--no-textconv"} <= set(v.argv), command
+    v = allowed(types, ws, "git", "git diff --no-ext-diff")
+    assert v.argv.count("--no-ext-diff") == 1
 
 
 def test_a_hand_built_allowlist_refuses_everything_it_does_not_list(ws):
@@ -388,6 +414,10 @@ def test_an_option_definition_is_validated():
         ("git clean -fdx", "git-clean-ignored"),
         ("git clean -fX", "git-clean-ignored"),
         ("git clean -ffd", "option-repeated"),
+        ("git clean -fd", "git-clean-workspace"),
+        ("git clean -fd .", "workspace-root"),
+        ("git clean -fd secrets", "protected-path"),
+        ("git clean -fd pkg", "path-outside-workspace"),
         ("git st", "subcommand-not-allowed"),
         ("git difftool", "git-runs-program"),
         ("git mergetool", "git-runs-program"),
@@ -471,7 +501,7 @@ def test_ordinary_git_fixes_are_allowed_and_rebuilt_exactly(types, ws):
         "git merge --abort": ["git", "merge", "--abort"],
         "git rebase --abort": ["git", "rebase", "--abort"],
         "git cherry-pick --abort": ["git", "cherry-pick", "--abort"],
-        "git clean -fd": ["git", "clean", "--force", "-d"],
+        "git clean -fd build": ["git", "clean", "--force", "-d", "--", "build"],
         "git clean -n": ["git", "clean", "--dry-run"],
         "git log --oneline -5": ["git", "log", "--oneline", "--max-count=5"],
         "git show HEAD:src/a.py": ["git", "show", "HEAD:src/a.py"],
