@@ -77,10 +77,13 @@ def check_path(arg: str, ctx: FixContext, *, base: str = "", root_ok: bool = Tru
     return rel
 
 
-def check_tree(rel: str, ctx: FixContext, arg: str) -> None:
+def check_tree(rel: str, ctx: FixContext, arg: str, suffixes: tuple[str, ...] = ()) -> None:
     """For commands that recurse: nothing under ``rel`` may be protected, and
     no symlink under it may lead outside or into a protected path (a tool
-    that follows links would go there)."""
+    that follows links would go there). With ``suffixes``, the command only
+    touches entries with those endings (``compileall`` writes into the
+    ``__pycache__`` beside each ``.py`` and never follows a linked folder),
+    so only those count."""
     root = workspace_root(ctx)
     top = os.path.join(root, rel)
     try:
@@ -96,6 +99,8 @@ def check_tree(rel: str, ctx: FixContext, arg: str) -> None:
             if seen > MAX_TREE_ENTRIES:
                 raise FixRefused("tree-too-large", f"{arg!r} holds more than {MAX_TREE_ENTRIES} entries")
             full = os.path.join(dirpath, name)
+            if suffixes and not name.endswith(suffixes):
+                continue
             inner = os.path.relpath(full, root).replace(os.sep, "/")
             _governance(inner, ctx, arg)
             if os.path.islink(full):

@@ -93,6 +93,7 @@ class Cmd:
     max_args: int | None = None
     root_ok: bool = True
     recursive: tuple[str, ...] = ()
+    tree_suffixes: tuple[str, ...] = ()
     abbrev: bool = True
     numeric: str = ""
     refused: Mapping[str, tuple[str, str]] = attrs.field(factory=dict)
@@ -324,9 +325,8 @@ def _check_operands(p: Parsed, ctx: FixContext) -> None:
     if cmd.args == "paths":
         paths = p.operands
     elif cmd.args == "rev-or-path":
-        for a in p.before:
-            if not _REV.match(a):
-                raise refuse("revision", f"{p.name}: {a!r} is neither a revision nor a plain path")
+        # The tool decides whether each is a revision or a path; as a path it
+        # must pass the path checks, as a revision it only reads.
         paths = p.operands
     elif cmd.args in ("revs", "branches"):
         if p.after:
@@ -339,7 +339,7 @@ def _check_operands(p: Parsed, ctx: FixContext) -> None:
     for a in paths:
         rel = check_path(a, ctx, root_ok=cmd.root_ok)
         if recursive:
-            check_tree(rel, ctx, a)
+            check_tree(rel, ctx, a, cmd.tree_suffixes)
     if cmd.check is not None:
         cmd.check(p, ctx)
 

@@ -499,6 +499,7 @@ PYTHON = Program(
                 args="paths",
                 min_args=1,  # without paths it compiles sys.path, outside the workspace
                 recursive=("*",),
+                tree_suffixes=(".py", "__pycache__"),
                 summary="compiles the named files and folders (never sys.path)",
             ),
             "py_compile": Cmd(options=(Opt(short="q"),), abbrev=False, args="paths", min_args=1),

@@ -35,6 +35,9 @@ def ws(tmp_path: Path) -> Path:
     (root / "pkg").mkdir()
     os.symlink(outside, root / "pkg" / "escape")  # deep inside a folder
     os.symlink("src", root / "pkg2")  # a harmless link that stays inside
+    (root / "cache").mkdir()
+    (root / "cache" / "m.py").write_text("")
+    os.symlink(outside, root / "cache" / "__pycache__")  # compileall would write through it
     return root
 
 
@@ -220,8 +223,8 @@ def test_programs_are_named_never_given_as_paths(types, ws):
         ("git", "git -C /tmp status", "path-outside-workspace"),
         ("git", "git -C src status", "git-directory"),
         ("python", "python -m compileall /usr/lib/python3", "path-outside-workspace"),
-        ("python", "python -m compileall pkg", "path-outside-workspace"),
         ("python", "python -m compileall .git", "git-dir"),
+        ("python", "python -m compileall cache", "path-outside-workspace"),
     ],
 )
 def test_path_rules(types, ws, type_name, command, rule):
@@ -538,6 +541,10 @@ def test_python_type(types, ws):
     allowed(types, ws, "python", "python3 -m compileall -q -j 2 src", ["python3", "-m", "compileall", "-q", "-j", "2", "--", "src"])
     allowed(types, ws, "python", "python -mcompileall src", ["python", "-m", "compileall", "--", "src"])
     allowed(types, ws, "python", "python -m py_compile src/a.py", ["python", "-m", "py_compile", "--", "src/a.py"])
+    # compileall never follows a linked folder, so pkg/escape does not matter to it
+    allowed(types, ws, "python", "python -m compileall pkg")
+    (ws / ".git" / "hooks" / "x.py").write_text("")
+    refused(types, ws, "python", "python -m compileall .", "git-dir")
     refused(types, ws, "python", "python -m compileall", "missing-argument")  # would compile sys.path
     refused(types, ws, "python", "python -m pip install -e .", "python-pip")
     refused(types, ws, "python", "python3 -m pip install requests", "python-pip")
