@@ -544,6 +544,8 @@ def test_python_type(types, ws):
     # compileall never follows a linked folder, so pkg/escape does not matter to it
     allowed(types, ws, "python", "python -m compileall pkg")
     (ws / ".git" / "hooks" / "x.py").write_text("")
+    refused(types, ws, "python", "python -m compileall .git/hooks", "git-dir")
+    os.unlink(ws / "cache" / "__pycache__")
     refused(types, ws, "python", "python -m compileall .", "git-dir")
     refused(types, ws, "python", "python -m compileall", "missing-argument")  # would compile sys.path
     refused(types, ws, "python", "python -m pip install -e .", "python-pip")
