@@ -106,7 +106,9 @@ def check_tree(rel: str, ctx: FixContext, arg: str, suffixes: tuple[str, ...] = 
             if os.path.islink(full):
                 target = os.path.realpath(full)
                 if target != root and not target.startswith(root.rstrip(os.sep) + os.sep):
-                    raise FixRefused("path-outside-workspace", f"{arg!r} holds a symlink {inner!r} leading outside the workspace")
+                    raise FixRefused(
+                        "path-outside-workspace", f"{arg!r} holds a symlink {inner!r} leading outside the workspace"
+                    )
                 if target != root:
                     _governance(os.path.relpath(target, root).replace(os.sep, "/"), ctx, arg)
 

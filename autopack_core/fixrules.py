@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -86,7 +86,7 @@ class Cmd:
     """
 
     options: tuple[Opt, ...] = ()
-    subcommands: Mapping[str, "Cmd"] = attrs.field(factory=dict)
+    subcommands: Mapping[str, Cmd] = attrs.field(factory=dict)
     default_subcommand: str = ""
     args: str = "none"
     min_args: int = 0
@@ -126,7 +126,7 @@ class Parsed:
     before: list[str] = attrs.field(factory=list)  # operands before "--"
     after: list[str] = attrs.field(factory=list)  # operands after "--"
     dashdash: bool = False
-    parent: "Parsed | None" = None
+    parent: Parsed | None = None
 
     def has(self, *spellings: str) -> bool:
         return any(_spells(o, s) for o, _ in self.options for s in spellings)
@@ -216,9 +216,7 @@ def _long(cmd: Cmd, arg: str, name: str) -> tuple[Opt, bool, str | None]:
     return opt, bool(eq), attached if eq else None
 
 
-def _parse_level(
-    cmd: Cmd, args: list[str], ctx: FixContext, parsed: Parsed
-) -> tuple[Parsed, list[str]]:
+def _parse_level(cmd: Cmd, args: list[str], ctx: FixContext, parsed: Parsed) -> tuple[Parsed, list[str]]:
     """Parse options and operands of one level; return what is left for a subcommand."""
     name = parsed.name
     i = 0
@@ -384,7 +382,9 @@ def parse_program(program: Program, argv: Sequence[str], ctx: FixContext) -> lis
         elif cmd.default_subcommand:
             sub = cmd.default_subcommand
         else:
-            raise refuse("missing-argument", f"{here.name} needs a subcommand (one of {', '.join(sorted(cmd.subcommands))})")
+            raise refuse(
+                "missing-argument", f"{here.name} needs a subcommand (one of {', '.join(sorted(cmd.subcommands))})"
+            )
         if sub not in cmd.subcommands:
             if sub in cmd.refused_subcommands:
                 rule, why = cmd.refused_subcommands[sub]

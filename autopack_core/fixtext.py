@@ -21,15 +21,13 @@ MAX_ARGUMENTS = 64
 # Programs that change who runs the command, or run it somewhere else: never
 # run, recorded as "requires manual intervention".
 PRIVILEGED = frozenset(
-    "sudo su doas pkexec runuser run0 chroot setpriv sg newgrp nsenter unshare capsh machinectl "
-    "systemd-run ksu gosu su-exec calife super please".split()
+    ["sudo", "su", "doas", "pkexec", "runuser", "run0", "chroot", "setpriv", "sg", "newgrp", "nsenter", "unshare", "capsh", "machinectl", "systemd-run", "ksu", "gosu", "su-exec", "calife", "super", "please"]
 )
 # Programs whose job is to run another program with a changed environment,
 # priority, timing or input. The wrapped program escapes the allowlist's view
 # of argv[0], so the whole command is handed to a person as well.
 WRAPPERS = frozenset(
-    "env nice ionice nohup timeout stdbuf setsid time taskset chrt flock xargs watch strace ltrace "
-    "exec command builtin eval busybox toybox script parallel".split()
+    ["env", "nice", "ionice", "nohup", "timeout", "stdbuf", "setsid", "time", "taskset", "chrt", "flock", "xargs", "watch", "strace", "ltrace", "exec", "command", "builtin", "eval", "busybox", "toybox", "script", "parallel"]
 )
 
 
@@ -88,7 +86,9 @@ def check_text(command: str, *, allow_non_ascii: bool = False) -> None:
             raise FixRefused("non-ascii", f"the command contains the non-ASCII character U+{ord(bad):04X}")
         for c in command:
             if not c.isascii() and (unicodedata.category(c)[0] in "CZ" or unicodedata.category(c) == "Mn"):
-                raise FixRefused("invisible-character", f"the command contains U+{ord(c):04X} ({unicodedata.name(c, '?')})")
+                raise FixRefused(
+                    "invisible-character", f"the command contains U+{ord(c):04X} ({unicodedata.name(c, '?')})"
+                )
     m = _CONTROL.search(command)
     if m:
         raise FixRefused("control-character", f"the command contains the control character {m.group()!r}")
@@ -97,7 +97,9 @@ def check_text(command: str, *, allow_non_ascii: bool = False) -> None:
         if hit:
             raise FixRefused(rule, f"{reason} (found {hit.group()!r})")
     if re.search(r"[{}]", _REFLOG_SELECTOR.sub("", command)):
-        raise FixRefused("brace-expansion", "braces are brace expansion in a shell (only reflog selectors like stash@{0})")
+        raise FixRefused(
+            "brace-expansion", "braces are brace expansion in a shell (only reflog selectors like stash@{0})"
+        )
     if _TILDE.search(command):
         raise FixRefused("tilde-expansion", "a leading '~' is the home folder in a shell")
 
@@ -134,7 +136,9 @@ def check_program_word(argv: list[str]) -> None:
         inner = next((a for a in argv[1:] if a.rsplit("/", 1)[-1] in PRIVILEGED), None)
         what = f"; it wraps {inner!r}" if inner else ""
         raise FixRefused(
-            "requires-manual-intervention", f"{base!r} runs another program out of the allowlist's sight{what}", manual=True
+            "requires-manual-intervention",
+            f"{base!r} runs another program out of the allowlist's sight{what}",
+            manual=True,
         )
     if "/" in first:
         raise FixRefused("program-path", f"programs are named, not given as paths ({first!r})")

@@ -7,7 +7,7 @@ why each refused option is refused. Anything not listed here is refused.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import attrs
 
@@ -32,7 +32,10 @@ _CODE = "runs a program or loads code named in the command"
 # Options git accepts that execute code, read config from elsewhere, reach
 # another repository or the network, or write outside the workspace.
 GIT_REFUSED_OPTIONS: dict[str, tuple[str, str]] = {
-    "-c": ("git-config-override", "sets any config for this command (core.pager, core.sshCommand, core.fsmonitor, ...)"),
+    "-c": (
+        "git-config-override",
+        "sets any config for this command (core.pager, core.sshCommand, core.fsmonitor, ...)",
+    ),
     "--config-env": ("git-config-override", "sets config from the environment"),
     "--exec-path": ("git-exec-path", "changes where git finds its sub-programs"),
     "--git-dir": ("git-repository-override", "points git at another repository"),
@@ -72,17 +75,15 @@ _REWRITE = ("history-rewrite", "rewrites or expires history the run does not own
 _CONFIG = ("git-config", "changes config (core.*, alias.*, *.hooksPath, filter.*, diff.*.textconv, credential.*)")
 GIT_REFUSED_SUBCOMMANDS: dict[str, tuple[str, str]] = {
     **dict.fromkeys(
-        "fetch pull push clone ls-remote remote submodule archive bundle send-pack fetch-pack "
-        "upload-pack receive-pack upload-archive daemon http-backend request-pull send-email imap-send".split(),
+        ["fetch", "pull", "push", "clone", "ls-remote", "remote", "submodule", "archive", "bundle", "send-pack", "fetch-pack", "upload-pack", "receive-pack", "upload-archive", "daemon", "http-backend", "request-pull", "send-email", "imap-send"],
         _REMOTE,
     ),
-    **dict.fromkeys("config credential credential-store credential-cache".split(), _CONFIG),
+    **dict.fromkeys(["config", "credential", "credential-store", "credential-cache"], _CONFIG),
     **dict.fromkeys(
-        "rebase filter-branch filter-repo update-ref reflog gc prune replace commit-tree am notes "
-        "fast-import symbolic-ref repack prune-packed pack-refs".split(),
+        ["rebase", "filter-branch", "filter-repo", "update-ref", "reflog", "gc", "prune", "replace", "commit-tree", "am", "notes", "fast-import", "symbolic-ref", "repack", "prune-packed", "pack-refs"],
         _REWRITE,
     ),
-    **dict.fromkeys("difftool mergetool web--browse instaweb bisect var help".split(), ("git-runs-program", _CODE)),
+    **dict.fromkeys(["difftool", "mergetool", "web--browse", "instaweb", "bisect", "var", "help"], ("git-runs-program", _CODE)),
     "commit": ("git-commit", "commits run hooks and signing; the executor makes the checkpoint commits"),
     "worktree": ("git-repository-override", "creates working trees outside the workspace"),
     "init": ("git-repository-override", "creates a repository (with template hooks)"),
@@ -147,7 +148,9 @@ def _clean_check(p: Parsed, ctx: FixContext) -> None:
     # Cleaning the whole workspace would delete untracked files under
     # protected paths too; name the folders to clean.
     if not p.operands and not p.has("--dry-run"):
-        raise refuse("git-clean-workspace", "git clean needs the paths to clean (untracked files of protected paths are kept)")
+        raise refuse(
+            "git-clean-workspace", "git clean needs the paths to clean (untracked files of protected paths are kept)"
+        )
 
 
 def _branch_check(p: Parsed, ctx: FixContext) -> None:
@@ -245,7 +248,12 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
         root_ok=False,
     ),
     "mv": Cmd(
-        options=(Opt(long="force", short="f"), Opt(short="k"), Opt(long="dry-run", short="n"), Opt(long="verbose", short="v")),
+        options=(
+            Opt(long="force", short="f"),
+            Opt(short="k"),
+            Opt(long="dry-run", short="n"),
+            Opt(long="verbose", short="v"),
+        ),
         args="paths",
         min_args=2,
         root_ok=False,
@@ -299,15 +307,23 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
                 ),
                 args="paths",
                 # -a/--all stashes ignored files: Autopack's own .autopack/ state.
-                refused={**_SUB_REFUSED, "--all": ("autopack-dir", "would stash ignored files, .autopack/ among them"),
-                         "-a": ("autopack-dir", "would stash ignored files, .autopack/ among them")},
+                refused={
+                    **_SUB_REFUSED,
+                    "--all": ("autopack-dir", "would stash ignored files, .autopack/ among them"),
+                    "-a": ("autopack-dir", "would stash ignored files, .autopack/ among them"),
+                },
             ),
             "pop": Cmd(options=(Opt(long="index"), Q), args="revs", max_args=1),
             "apply": Cmd(options=(Opt(long="index"), Q), args="revs", max_args=1),
             "drop": Cmd(options=(Q,), args="revs", max_args=1),
             "list": Cmd(),
             "show": Cmd(
-                options=(Opt(long="stat"), Opt(long="patch", short="p"), Opt(long="no-ext-diff"), Opt(long="no-textconv")),
+                options=(
+                    Opt(long="stat"),
+                    Opt(long="patch", short="p"),
+                    Opt(long="no-ext-diff"),
+                    Opt(long="no-textconv"),
+                ),
                 args="revs",
                 max_args=1,
                 forced=_NO_EXT,
@@ -414,7 +430,12 @@ FILE_PROGRAMS = (
     ),
     Program(
         names=("touch",),
-        command=Cmd(options=(Opt(long="no-create", short="c"), Opt(short="a"), Opt(short="m")), args="paths", min_args=1, root_ok=False),
+        command=Cmd(
+            options=(Opt(long="no-create", short="c"), Opt(short="a"), Opt(short="m")),
+            args="paths",
+            min_args=1,
+            root_ok=False,
+        ),
     ),
     Program(
         names=("cp",),
@@ -463,7 +484,10 @@ FILE_PROGRAMS = (
             min_args=1,
             root_ok=False,
             recursive=("--recursive", "-r", "-R"),
-            refused={"--no-preserve-root": ("workspace-root", "removes /"), "--preserve-root": ("option-not-allowed", "not needed")},
+            refused={
+                "--no-preserve-root": ("workspace-root", "removes /"),
+                "--preserve-root": ("option-not-allowed", "not needed"),
+            },
         ),
     ),
 )
@@ -494,7 +518,13 @@ PYTHON = Program(
     command=Cmd(
         subcommands={
             "compileall": Cmd(
-                options=(Opt(short="q"), Opt(short="f"), Opt(short="l"), Opt(short="j", value="int"), Opt(short="r", value="int")),
+                options=(
+                    Opt(short="q"),
+                    Opt(short="f"),
+                    Opt(short="l"),
+                    Opt(short="j", value="int"),
+                    Opt(short="r", value="int"),
+                ),
                 abbrev=False,
                 args="paths",
                 min_args=1,  # without paths it compiles sys.path, outside the workspace
@@ -519,7 +549,23 @@ PYTHON = Program(
                 ),
             ),
             **dict.fromkeys(
-                ("http.server", "smtpd", "ftplib", "webbrowser", "pydoc", "code", "pdb", "runpy", "timeit", "cProfile", "profile", "trace", "doctest", "unittest", "pytest"),
+                (
+                    "http.server",
+                    "smtpd",
+                    "ftplib",
+                    "webbrowser",
+                    "pydoc",
+                    "code",
+                    "pdb",
+                    "runpy",
+                    "timeit",
+                    "cProfile",
+                    "profile",
+                    "trace",
+                    "doctest",
+                    "unittest",
+                    "pytest",
+                ),
                 ("module-not-allowed", "runs code or serves the network; only compileall and py_compile are allowed"),
             ),
         },
@@ -529,10 +575,14 @@ PYTHON = Program(
 
 def fix_types() -> list[object]:
     return [
-        AllowlistFixType("git", "git working-tree, index, stash and branch fixes; no remotes, config or rewrites", [GIT]),
+        AllowlistFixType(
+            "git", "git working-tree, index, stash and branch fixes; no remotes, config or rewrites", [GIT]
+        ),
         AllowlistFixType("file", "mkdir, touch, cp, mv, rm of paths inside the workspace", FILE_PROGRAMS),
         AllowlistFixType("python", "python -m compileall / py_compile of workspace paths", [PYTHON]),
-        ConfiguredFixType("docker", "docker commands listed exactly in doctor.fix_types.docker.allow", programs=("docker",)),
+        ConfiguredFixType(
+            "docker", "docker commands listed exactly in doctor.fix_types.docker.allow", programs=("docker",)
+        ),
         ConfiguredFixType("shell", "any command listed exactly in doctor.fix_types.shell.allow"),
     ]
 

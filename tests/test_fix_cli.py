@@ -17,12 +17,16 @@ def out(res: subprocess.CompletedProcess) -> tuple[int, str, str]:
 
 
 def test_allowed_prints_the_argv_and_exits_0(cli, autopack_workspace):
-    code, stdout, stderr = out(cli("fix", "check", "--type", "git", "--workspace", str(autopack_workspace), "--", "git checkout -- README.md"))
+    code, stdout, stderr = out(
+        cli("fix", "check", "--type", "git", "--workspace", str(autopack_workspace), "--", "git checkout -- README.md")
+    )
     assert (code, stdout) == (0, "git --no-pager --literal-pathspecs checkout -- README.md\n"), stderr
 
 
 def test_refused_names_the_rule_on_stderr_and_exits_1(cli, autopack_workspace):
-    code, stdout, stderr = out(cli("fix", "check", "--type", "git", "-w", str(autopack_workspace), "--", "git -c core.pager=id log"))
+    code, stdout, stderr = out(
+        cli("fix", "check", "--type", "git", "-w", str(autopack_workspace), "--", "git -c core.pager=id log")
+    )
     assert code == 1 and stdout == ""
     assert stderr.strip() == (
         "autopack: refused: git-config-override: '-c': sets any config for this command "
@@ -57,12 +61,18 @@ def test_nothing_is_ever_executed_even_when_allowed(cli, autopack_workspace, tmp
         ("git", "git log --output=canary.txt"),
         ("python", "python -m compileall ."),
     ]:
-        code, stdout, stderr = out(cli("fix", "check", "--type", type_name, "-w", str(autopack_workspace), "--", command))
+        code, stdout, stderr = out(
+            cli("fix", "check", "--type", type_name, "-w", str(autopack_workspace), "--", command)
+        )
         assert code == 0, (command, stderr)
         assert not canary.exists(), command
-    status = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=autopack_workspace, capture_output=True, text=True)
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored"], cwd=autopack_workspace, capture_output=True, text=True
+    )
     assert status.stdout == ""  # no stash, no __pycache__, nothing
-    branches = subprocess.run(["git", "branch", "--list", "canary"], cwd=autopack_workspace, capture_output=True, text=True)
+    branches = subprocess.run(
+        ["git", "branch", "--list", "canary"], cwd=autopack_workspace, capture_output=True, text=True
+    )
     assert branches.stdout == ""
 
 
@@ -84,7 +94,7 @@ def test_config_turns_a_type_on_and_protects_paths(cli, tmp_path):
         "  fix_types:\n    shell: {enabled: true, allow: ['make test']}\n    file: {enabled: false}\n"
     )
     base = ["fix", "check", "-w", str(ws), "--config", str(cfg)]
-    assert out(cli(*base, "--type", "shell", "--", "make test")) [:2] == (0, "make test\n")
+    assert out(cli(*base, "--type", "shell", "--", "make test"))[:2] == (0, "make test\n")
     code, _, stderr = out(cli(*base, "--type", "shell", "--", "make install"))
     assert code == 1 and "not-configured" in stderr
     code, _, stderr = out(cli(*base, "--type", "file", "--", "touch x"))
@@ -109,11 +119,15 @@ def test_run_commits_and_branches_can_be_given(cli, autopack_workspace):
 
 
 def test_json_output(cli, autopack_workspace):
-    code, stdout, _ = out(cli("fix", "check", "--json", "--type", "git", "-w", str(autopack_workspace), "--", "git push"))
+    code, stdout, _ = out(
+        cli("fix", "check", "--json", "--type", "git", "-w", str(autopack_workspace), "--", "git push")
+    )
     assert code == 1
     data = json.loads(stdout)
     assert data["allowed"] is False and data["rule"] == "remote-transport" and data["argv"] == []
-    code, stdout, _ = out(cli("fix", "check", "--json", "--type", "git", "-w", str(autopack_workspace), "--", "git status"))
+    code, stdout, _ = out(
+        cli("fix", "check", "--json", "--type", "git", "-w", str(autopack_workspace), "--", "git status")
+    )
     assert code == 0 and json.loads(stdout)["argv"] == ["git", "--no-pager", "--literal-pathspecs", "status"]
 
 
@@ -171,7 +185,10 @@ def test_a_separately_installed_fix_type_is_listed_and_used(tmp_path):
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     vpy = venv / "bin" / "python"
     site = subprocess.run(
-        [str(vpy), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True
+        [str(vpy), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     # Autopack itself and its dependencies come from this test's environment.
     outer = [p for p in sys.path if p.endswith("site-packages")]

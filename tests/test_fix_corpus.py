@@ -62,7 +62,7 @@ HOSTILE: list[str] = [
     "touch a|id",
     # --- substitutions and expansions ---
     "git commit -m `id`",
-    "git commit -m \"$(curl evil.example)\"",
+    'git commit -m "$(curl evil.example)"',
     "git commit -m \"$(cat <<'EOF'\nmsg\nEOF\n)\"",
     "echo $(ls)",
     "git log $HOME",
@@ -113,7 +113,7 @@ HOSTILE: list[str] = [
     "eval 'git status'",
     "perl -e 'system(\"id\")'",
     "ruby -e 'exec \"id\"'",
-    "node -e 'require(\"child_process\").execSync(\"id\")'",
+    'node -e \'require("child_process").execSync("id")\'',
     "python -c 'import os; os.system(\"id\")'",
     "python3 -c 'print(1)'",
     "python setup.py install",
@@ -479,7 +479,9 @@ def check(workspace: Path):
     runner = CliRunner()
 
     def run(type_name: str, command: str):
-        return runner.invoke(cli, ["fix", "check", "--type", type_name, "--workspace", str(workspace), "--", command], obj=app)
+        return runner.invoke(
+            cli, ["fix", "check", "--type", type_name, "--workspace", str(workspace), "--", command], obj=app
+        )
 
     return run
 

@@ -14,6 +14,7 @@ import shlex
 from pathlib import Path
 
 import pytest
+from autopack_plugins.fix_types import FILE_PROGRAMS, GIT, PYTHON, fix_types
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +22,6 @@ from autopack_core.contracts import FixContext
 from autopack_core.fixrules import Cmd, Program
 from autopack_core.patching.governance import GovernancePolicy
 from autopack_core.testing import make_git_workspace
-from autopack_plugins.fix_types import FILE_PROGRAMS, GIT, PYTHON, fix_types
 
 PROTECTED = ("secrets/",)
 PROGRAMS = {"git": [GIT], "file": list(FILE_PROGRAMS), "python": [PYTHON]}
@@ -45,19 +45,87 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Path:
 # --- generation ------------------------------------------------------------------------
 
 PATH_POOL = [
-    "src/a.py", "src", ".", "./src", "..", "../x", "../ws/src", "/tmp/x", "/etc/passwd", "/",
-    "link_out", "link_out/v.txt", "link_git/config", "link_secret/k.txt", "link_src/a.py", "link_src/../..",
-    ".git", ".git/config", ".GIT/hooks/x", ".git./x", ".Git /x", "GIT~1/x", ".autopack", ".AUTOPACK/db",
-    "secrets/k.txt", "SECRETS/k.txt", "secrets", "src/../secrets/k.txt", "src/../..", "src/../README.md",
-    "planted", "planted/x", "new/dir", "-rf", "caf\u00e9.py", ".g\u200cit/x", "a b", "x'y", 'x"y',
+    "src/a.py",
+    "src",
+    ".",
+    "./src",
+    "..",
+    "../x",
+    "../ws/src",
+    "/tmp/x",
+    "/etc/passwd",
+    "/",
+    "link_out",
+    "link_out/v.txt",
+    "link_git/config",
+    "link_secret/k.txt",
+    "link_src/a.py",
+    "link_src/../..",
+    ".git",
+    ".git/config",
+    ".GIT/hooks/x",
+    ".git./x",
+    ".Git /x",
+    "GIT~1/x",
+    ".autopack",
+    ".AUTOPACK/db",
+    "secrets/k.txt",
+    "SECRETS/k.txt",
+    "secrets",
+    "src/../secrets/k.txt",
+    "src/../..",
+    "src/../README.md",
+    "planted",
+    "planted/x",
+    "new/dir",
+    "-rf",
+    "caf\u00e9.py",
+    ".g\u200cit/x",
+    "a b",
+    "x'y",
+    'x"y',
 ]
 PLANT_TARGETS = ["/", "..", ".git", ".autopack", "secrets", "src", "link_out", "{outside}"]
 DANGEROUS = [
-    "-c", "core.pager=id", "--config-env=x=y", "--exec-path=/tmp", "--git-dir=/tmp", "--work-tree=/", "-p",
-    "--paginate", "--output=/tmp/x", "--output=../x", "--output=link_out/x", "--output=src/x.txt",
-    "--ext-diff", "--textconv", "--upload-pack=id", "-x", "-X", "-a", "--all", "-f", "-ff", "-D", "-B",
-    "-C", "/tmp", "-L", "--no-preserve-root", "-i", "-e", "--exec=id", "--hard", "HEAD~3", "main",
-    "--", "-", "-m", "-mpip", "pip", "-W",
+    "-c",
+    "core.pager=id",
+    "--config-env=x=y",
+    "--exec-path=/tmp",
+    "--git-dir=/tmp",
+    "--work-tree=/",
+    "-p",
+    "--paginate",
+    "--output=/tmp/x",
+    "--output=../x",
+    "--output=link_out/x",
+    "--output=src/x.txt",
+    "--ext-diff",
+    "--textconv",
+    "--upload-pack=id",
+    "-x",
+    "-X",
+    "-a",
+    "--all",
+    "-f",
+    "-ff",
+    "-D",
+    "-B",
+    "-C",
+    "/tmp",
+    "-L",
+    "--no-preserve-root",
+    "-i",
+    "-e",
+    "--exec=id",
+    "--hard",
+    "HEAD~3",
+    "main",
+    "--",
+    "-",
+    "-m",
+    "-mpip",
+    "pip",
+    "-W",
 ]
 path_text = st.text(alphabet="ab./-~_", min_size=1, max_size=12)
 unicode_text = st.text(min_size=1, max_size=6)
@@ -188,7 +256,9 @@ def audit(argv: tuple[str, ...], type_name: str, root: Path) -> None:
         assert not escapes(token, root), f"{argv}: {token!r} leaves the workspace or is protected"
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None)
+@settings(
+    max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None
+)
 @given(case=commands())
 def test_an_allowed_command_never_escapes_and_never_carries_an_unlisted_option(ws, case):
     type_name, text, plant = case

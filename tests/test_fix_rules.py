@@ -10,14 +10,14 @@ import os
 from pathlib import Path
 
 import pytest
+from autopack_plugins.fix_types import fix_types
 
-from autopack_core.contracts import FixContext, FixTypeSettings, FixVerdict
 from autopack_core import fixpaths
+from autopack_core.contracts import FixContext, FixTypeSettings, FixVerdict
 from autopack_core.fixrules import AllowlistFixType, Cmd, Opt, Program
 from autopack_core.fixtext import MAX_ARGUMENTS, MAX_COMMAND_CHARS
 from autopack_core.patching.governance import GovernancePolicy
 from autopack_core.testing import make_git_workspace
-from autopack_plugins.fix_types import fix_types
 
 RUN_COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -64,7 +64,9 @@ def refused(types: dict, ws: Path, type_name: str, command: str, rule: str, **kw
     return v
 
 
-def allowed(types: dict, ws: Path, type_name: str, command: str, argv: list[str] | None = None, **kw: object) -> FixVerdict:
+def allowed(
+    types: dict, ws: Path, type_name: str, command: str, argv: list[str] | None = None, **kw: object
+) -> FixVerdict:
     v = check(types, ws, type_name, command, **kw)
     assert v.allowed, f"{command!r} refused: {v.line()}"
     if argv is not None:
@@ -151,6 +153,7 @@ def test_a_type_may_accept_letters_of_other_scripts_but_never_invisible_ones(ws)
 
 # --- program word -------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "command",
     [
@@ -186,6 +189,7 @@ def test_programs_are_named_never_given_as_paths(types, ws):
 
 
 # --- paths ----------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("type_name", "command", "rule"),
@@ -245,7 +249,9 @@ def test_a_cp_or_mv_into_a_folder_checks_where_the_file_lands(types, ws):
     policy = GovernancePolicy(protected_paths=("dest/a.py",))
     v = types["file"].check("cp src/a.py dest", FixContext(workspace=ws, protected=policy))
     assert (v.allowed, v.rule) == (False, "protected-path")
-    v = types["file"].check("mv src dest", FixContext(workspace=ws, protected=GovernancePolicy(protected_paths=("dest/src/",))))
+    v = types["file"].check(
+        "mv src dest", FixContext(workspace=ws, protected=GovernancePolicy(protected_paths=("dest/src/",)))
+    )
     assert (v.allowed, v.rule) == (False, "protected-path")
 
 
@@ -275,6 +281,7 @@ def test_a_workspace_given_through_a_symlink_is_resolved(types, ws, tmp_path):
 
 
 # --- option parsing ---------------------------------------------------------------------
+
 
 def test_options_are_parsed_as_the_tool_parses_them(types, ws):
     allowed(types, ws, "git", "git log --onel", ["git", "log", "--oneline"])  # unambiguous abbreviation
@@ -351,6 +358,7 @@ def test_an_option_definition_is_validated():
 
 
 # --- git ---------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("command", "rule"),
@@ -517,6 +525,7 @@ def test_ordinary_git_fixes_are_allowed_and_rebuilt_exactly(types, ws):
 
 # --- file and python ----------------------------------------------------------------------
 
+
 def test_file_type(types, ws):
     allowed(types, ws, "file", "mkdir -p src/new/deep", ["mkdir", "--parents", "--", "src/new/deep"])
     allowed(types, ws, "file", "touch src/__init__.py", ["touch", "--", "src/__init__.py"])
@@ -538,7 +547,13 @@ def test_file_type(types, ws):
 
 def test_python_type(types, ws):
     allowed(types, ws, "python", "python -m compileall src", ["python", "-m", "compileall", "--", "src"])
-    allowed(types, ws, "python", "python3 -m compileall -q -j 2 src", ["python3", "-m", "compileall", "-q", "-j", "2", "--", "src"])
+    allowed(
+        types,
+        ws,
+        "python",
+        "python3 -m compileall -q -j 2 src",
+        ["python3", "-m", "compileall", "-q", "-j", "2", "--", "src"],
+    )
     allowed(types, ws, "python", "python -mcompileall src", ["python", "-m", "compileall", "--", "src"])
     allowed(types, ws, "python", "python -m py_compile src/a.py", ["python", "-m", "py_compile", "--", "src/a.py"])
     # compileall never follows a linked folder, so pkg/escape does not matter to it
@@ -564,6 +579,7 @@ def test_python_type(types, ws):
 
 # --- enabling and disabling -----------------------------------------------------------------
 
+
 def test_docker_and_shell_refuse_everything_unless_configured(types, ws):
     for name, command in (("docker", "docker compose restart web"), ("shell", "make test")):
         refused(types, ws, name, command, "type-disabled")
@@ -572,12 +588,30 @@ def test_docker_and_shell_refuse_everything_unless_configured(types, ws):
         refused(types, ws, name, command + " --extra", "not-configured", settings=on)
         refused(types, ws, name, "sudo " + command, "requires-manual-intervention", settings=on)
         refused(types, ws, name, command + "; id", "shell-operator", settings=on)
-    refused(types, ws, "docker", "make test", "program-not-allowed", settings=FixTypeSettings(enabled=True, allow=("make test",)))
-    allowed(types, ws, "shell", "make lint", ["make", "lint"], settings=FixTypeSettings(enabled=True, allow=("make  'lint'",)))
+    refused(
+        types,
+        ws,
+        "docker",
+        "make test",
+        "program-not-allowed",
+        settings=FixTypeSettings(enabled=True, allow=("make test",)),
+    )
+    allowed(
+        types,
+        ws,
+        "shell",
+        "make lint",
+        ["make", "lint"],
+        settings=FixTypeSettings(enabled=True, allow=("make  'lint'",)),
+    )
 
 
 def test_a_built_in_type_can_be_switched_off(types, ws):
     refused(types, ws, "git", "git status", "type-disabled", settings=FixTypeSettings(enabled=False))
     assert {t.name: t.enabled_by_default for t in types.values()} == {
-        "git": True, "file": True, "python": True, "docker": False, "shell": False,
+        "git": True,
+        "file": True,
+        "python": True,
+        "docker": False,
+        "shell": False,
     }

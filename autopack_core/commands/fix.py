@@ -22,7 +22,9 @@ def fix_group() -> None:
 
 
 @fix_group.command(name="check")
-@click.option("--type", "type_name", required=True, metavar="TYPE", help="Fix type: git, file, python, ... (autopack plugins).")
+@click.option(
+    "--type", "type_name", required=True, metavar="TYPE", help="Fix type: git, file, python, ... (autopack plugins)."
+)
 @click.option(
     "--workspace",
     "-w",
@@ -112,4 +114,4 @@ def check(
         click.echo(verdict.line())
 
 
-__all__ = ["fix_group", "EXIT_BAD_INPUT"]
+__all__ = ["EXIT_BAD_INPUT", "fix_group"]
