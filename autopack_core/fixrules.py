@@ -74,7 +74,7 @@ Check = Callable[["Parsed", FixContext], None]
 class Cmd:
     """A command or subcommand: the options it allows, and its operands.
 
-    ``args``: ``none``; ``paths`` (every operand is a path); ``rev-or-path``
+    ``args``: ``none``; ``text``; ``paths`` (every operand is a path); ``rev-or-path``
     (operands before ``--`` may be read by the tool as revisions or as paths,
     so they must pass both checks; after ``--`` they are paths); ``revs``;
     ``branches``. ``recursive``: options (by spelling) that make the command
@@ -94,6 +94,8 @@ class Cmd:
     root_ok: bool = True
     recursive: tuple[str, ...] = ()
     tree_suffixes: tuple[str, ...] = ()
+    # "-" is an operand, not standard input (git checkout -: the previous branch).
+    dash_operand: bool = False
     abbrev: bool = True
     numeric: str = ""
     refused: Mapping[str, tuple[str, str]] = attrs.field(factory=dict)
@@ -272,7 +274,7 @@ def _parse_level(cmd: Cmd, args: list[str], ctx: FixContext, parsed: Parsed) -> 
                     take(opt, value)
                     break
                 take(opt, None)
-        elif arg == "-":
+        elif arg == "-" and not cmd.dash_operand:
             raise refuse("stdin-argument", f"{name}: '-' (standard input) is refused; there is no input")
         elif cmd.subcommands:
             return parsed, args[i - 1 :]
@@ -326,11 +328,13 @@ def _check_operands(p: Parsed, ctx: FixContext) -> None:
         # The tool decides whether each is a revision or a path; as a path it
         # must pass the path checks, as a revision it only reads.
         paths = p.operands
+    elif cmd.args == "text":
+        pass  # free text (a stash message): the text rules already applied
     elif cmd.args in ("revs", "branches"):
         if p.after:
             raise refuse("unexpected-argument", f"{p.name} takes no paths after '--'")
         for a in p.before:
-            if cmd.args == "revs" and not _REV.match(a):
+            if cmd.args == "revs" and not _REV.match(a) and not (a == "-" and cmd.dash_operand):
                 raise refuse("revision", f"{p.name}: {a!r} is not a revision name")
             if cmd.args == "branches":
                 check_branch_name(a, p.name)
@@ -404,9 +408,9 @@ def parse_program(program: Program, argv: Sequence[str], ctx: FixContext) -> lis
     _check_operands(levels[-1], ctx)
     out: list[str] = []
     for p in levels:
+        if program.subcommand_flag and p.parent is levels[0]:
+            out.append(program.subcommand_flag)
         out += _emit(p)
-    if program.subcommand_flag:
-        out.insert(1, program.subcommand_flag)
     return out
 
 

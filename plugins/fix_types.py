@@ -75,15 +75,54 @@ _REWRITE = ("history-rewrite", "rewrites or expires history the run does not own
 _CONFIG = ("git-config", "changes config (core.*, alias.*, *.hooksPath, filter.*, diff.*.textconv, credential.*)")
 GIT_REFUSED_SUBCOMMANDS: dict[str, tuple[str, str]] = {
     **dict.fromkeys(
-        ["fetch", "pull", "push", "clone", "ls-remote", "remote", "submodule", "archive", "bundle", "send-pack", "fetch-pack", "upload-pack", "receive-pack", "upload-archive", "daemon", "http-backend", "request-pull", "send-email", "imap-send"],
+        [
+            "fetch",
+            "pull",
+            "push",
+            "clone",
+            "ls-remote",
+            "remote",
+            "submodule",
+            "archive",
+            "bundle",
+            "send-pack",
+            "fetch-pack",
+            "upload-pack",
+            "receive-pack",
+            "upload-archive",
+            "daemon",
+            "http-backend",
+            "request-pull",
+            "send-email",
+            "imap-send",
+        ],
         _REMOTE,
     ),
     **dict.fromkeys(["config", "credential", "credential-store", "credential-cache"], _CONFIG),
     **dict.fromkeys(
-        ["rebase", "filter-branch", "filter-repo", "update-ref", "reflog", "gc", "prune", "replace", "commit-tree", "am", "notes", "fast-import", "symbolic-ref", "repack", "prune-packed", "pack-refs"],
+        [
+            "rebase",
+            "filter-branch",
+            "filter-repo",
+            "update-ref",
+            "reflog",
+            "gc",
+            "prune",
+            "replace",
+            "commit-tree",
+            "am",
+            "notes",
+            "fast-import",
+            "symbolic-ref",
+            "repack",
+            "prune-packed",
+            "pack-refs",
+        ],
         _REWRITE,
     ),
-    **dict.fromkeys(["difftool", "mergetool", "web--browse", "instaweb", "bisect", "var", "help"], ("git-runs-program", _CODE)),
+    **dict.fromkeys(
+        ["difftool", "mergetool", "web--browse", "instaweb", "bisect", "var", "help"], ("git-runs-program", _CODE)
+    ),
     "commit": ("git-commit", "commits run hooks and signing; the executor makes the checkpoint commits"),
     "worktree": ("git-repository-override", "creates working trees outside the workspace"),
     "init": ("git-repository-override", "creates a repository (with template hooks)"),
@@ -105,6 +144,7 @@ _DIFF_OPTS = (
     Opt(long="check"),
     Opt(long="ignore-all-space", short="w"),
     Opt(short="R"),
+    Opt(long="diff-filter", value="text"),
 )
 _LOG_OPTS = (
     Opt(long="oneline"),
@@ -282,6 +322,7 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
             Q,
         ),
         args="rev-or-path",
+        dash_operand=True,
         refused={**_SUB_REFUSED, "-B": ("history-rewrite", "resets an existing branch"), "--orphan": _REWRITE},
     ),
     "switch": Cmd(
@@ -294,6 +335,7 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
         ),
         args="revs",
         max_args=1,
+        dash_operand=True,
         refused={**_SUB_REFUSED, "-C": ("history-rewrite", "resets an existing branch"), "--orphan": _REWRITE},
     ),
     "stash": Cmd(
@@ -307,6 +349,16 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
                 ),
                 args="paths",
                 # -a/--all stashes ignored files: Autopack's own .autopack/ state.
+                refused={
+                    **_SUB_REFUSED,
+                    "--all": ("autopack-dir", "would stash ignored files, .autopack/ among them"),
+                    "-a": ("autopack-dir", "would stash ignored files, .autopack/ among them"),
+                },
+            ),
+            # The old spelling of push: its operands are the message, not paths.
+            "save": Cmd(
+                options=(Opt(long="include-untracked", short="u"), Opt(long="keep-index", short="k"), Q),
+                args="text",
                 refused={
                     **_SUB_REFUSED,
                     "--all": ("autopack-dir", "would stash ignored files, .autopack/ among them"),
@@ -367,6 +419,29 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
             "--exclude": ("option-not-allowed", "not needed"),
         },
         summary="paths required (except -n); never -x/-X (ignored files hold .autopack/); -f at most once (-ff deletes nested repositories)",
+    ),
+    "rev-parse": Cmd(
+        options=(
+            Opt(long="abbrev-ref"),
+            Opt(long="short", value="int", optional=True),
+            Opt(long="verify"),
+            Opt(long="quiet", short="q"),
+            Opt(long="show-toplevel"),
+        ),
+        args="revs",
+    ),
+    "ls-files": Cmd(
+        options=(
+            Opt(long="cached", short="c"),
+            Opt(long="modified", short="m"),
+            Opt(long="deleted", short="d"),
+            Opt(long="others", short="o"),
+            Opt(long="unmerged", short="u"),
+            Opt(long="stage", short="s"),
+            Opt(long="exclude-standard"),
+            Opt(short="z"),
+        ),
+        args="paths",
     ),
     "branch": Cmd(
         options=(
@@ -443,6 +518,9 @@ FILE_PROGRAMS = (
             options=(
                 Opt(long="recursive", short="r"),
                 Opt(short="R"),
+                # -a is -dR --preserve=all: recursive, copies links as links.
+                Opt(long="archive", short="a"),
+                Opt(short="p"),
                 Opt(long="force", short="f"),
                 Opt(long="no-clobber", short="n"),
                 _V,
@@ -450,7 +528,7 @@ FILE_PROGRAMS = (
             args="paths",
             min_args=2,
             root_ok=False,
-            recursive=("--recursive", "-r", "-R"),
+            recursive=("--recursive", "-r", "-R", "--archive", "-a"),
             refused={
                 "-L": ("symlink-follow", "follows symlinks to wherever they lead"),
                 "--dereference": ("symlink-follow", "follows symlinks to wherever they lead"),
@@ -516,6 +594,10 @@ PYTHON = Program(
     names=("python", "python3"),
     subcommand_flag="-m",
     command=Cmd(
+        # Isolated mode: the workspace is not on sys.path, so a compileall.py
+        # planted there cannot shadow the standard library's; PYTHON* variables
+        # are ignored.
+        forced=("-I",),
         subcommands={
             "compileall": Cmd(
                 options=(
@@ -524,6 +606,8 @@ PYTHON = Program(
                     Opt(short="l"),
                     Opt(short="j", value="int"),
                     Opt(short="r", value="int"),
+                    Opt(short="o", value="int"),
+                    Opt(short="x", value="text"),
                 ),
                 abbrev=False,
                 args="paths",

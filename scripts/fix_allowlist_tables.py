@@ -19,6 +19,7 @@ OPERANDS = {
     "rev-or-path": "revisions or paths (paths after `--`)",
     "revs": "revisions",
     "branches": "branch names",
+    "text": "free text",
 }
 HEADER = "| command | options | operands | notes |\n|---|---|---|---|"
 

@@ -546,16 +546,16 @@ def test_file_type(types, ws):
 
 
 def test_python_type(types, ws):
-    allowed(types, ws, "python", "python -m compileall src", ["python", "-m", "compileall", "--", "src"])
+    allowed(types, ws, "python", "python -m compileall src", ["python", "-I", "-m", "compileall", "--", "src"])
     allowed(
         types,
         ws,
         "python",
         "python3 -m compileall -q -j 2 src",
-        ["python3", "-m", "compileall", "-q", "-j", "2", "--", "src"],
+        ["python3", "-I", "-m", "compileall", "-q", "-j", "2", "--", "src"],
     )
-    allowed(types, ws, "python", "python -mcompileall src", ["python", "-m", "compileall", "--", "src"])
-    allowed(types, ws, "python", "python -m py_compile src/a.py", ["python", "-m", "py_compile", "--", "src/a.py"])
+    allowed(types, ws, "python", "python -mcompileall src", ["python", "-I", "-m", "compileall", "--", "src"])
+    allowed(types, ws, "python", "python -m py_compile src/a.py", ["python", "-I", "-m", "py_compile", "--", "src/a.py"])
     # compileall never follows a linked folder, so pkg/escape does not matter to it
     allowed(types, ws, "python", "python -m compileall pkg")
     (ws / ".git" / "hooks" / "x.py").write_text("")
