@@ -221,9 +221,12 @@ def audit(argv: tuple[str, ...], type_name: str, root: Path) -> None:
     cmd = program.command
     rest = list(argv[1:])
     if program.subcommand_flag:
+        while rest[0] in cmd.forced:
+            rest = rest[1:]
         assert rest[0] == program.subcommand_flag
         rest = rest[1:]
     operands: list[str] = []
+    values: list[str] = []
     i, ended = 0, False
     while i < len(rest):
         word = rest[i]
@@ -240,11 +243,13 @@ def audit(argv: tuple[str, ...], type_name: str, root: Path) -> None:
             if eq:
                 assert name in valued, f"{argv}: {name} is not an allowed valued option"
                 operands.append(value)
+                values.append(value)
             elif word in flags:
                 pass
             else:
                 assert word in valued and not word.startswith("--"), f"{argv}: {word} is not in the allowlist"
                 operands.append(rest[i])
+                values.append(rest[i])
                 i += 1
             continue
         if cmd.subcommands and word in cmd.subcommands:
@@ -252,6 +257,8 @@ def audit(argv: tuple[str, ...], type_name: str, root: Path) -> None:
             continue
         assert not cmd.subcommands or cmd.default_subcommand, f"{argv}: {word} is not a subcommand"
         operands.append(word)
+    if cmd.args == "text":  # a stash message, not a path
+        operands = [o for o in operands if o in values]
     for token in operands:
         assert not escapes(token, root), f"{argv}: {token!r} leaves the workspace or is protected"
 
