@@ -7,6 +7,7 @@ why each refused option is refused. Anything not listed here is refused.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import attrs
@@ -182,6 +183,15 @@ def _reset_check(p: Parsed, ctx: FixContext) -> None:
     check_commit(target, ctx, "git reset")
     if paths and any(p.has(s) for s in ("--soft", "--mixed", "--hard", "--keep", "--merge")):
         raise refuse("option-not-allowed", "git reset: a mode option cannot be combined with paths")
+
+
+_STASH_REF = re.compile(r"^(?:stash@\{[0-9]{1,4}\}|[0-9]{1,4})$")
+
+
+def _stash_ref(p: Parsed, ctx: FixContext) -> None:
+    for ref in p.operands:
+        if not _STASH_REF.match(ref):
+            raise refuse("revision", f"{p.name}: {ref!r} is not a stash entry (stash@{{N}} or N)")
 
 
 def _clean_check(p: Parsed, ctx: FixContext) -> None:
@@ -365,9 +375,9 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
                     "-a": ("autopack-dir", "would stash ignored files, .autopack/ among them"),
                 },
             ),
-            "pop": Cmd(options=(Opt(long="index"), Q), args="revs", max_args=1),
-            "apply": Cmd(options=(Opt(long="index"), Q), args="revs", max_args=1),
-            "drop": Cmd(options=(Q,), args="revs", max_args=1),
+            "pop": Cmd(options=(Opt(long="index"), Q), args="revs", max_args=1, check=_stash_ref),
+            "apply": Cmd(options=(Opt(long="index"), Q), args="revs", max_args=1, check=_stash_ref),
+            "drop": Cmd(options=(Q,), args="revs", max_args=1, check=_stash_ref),
             "list": Cmd(),
             "show": Cmd(
                 options=(
@@ -379,6 +389,7 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
                 args="revs",
                 max_args=1,
                 forced=_NO_EXT,
+                check=_stash_ref,
             ),
         },
         default_subcommand="push",
@@ -428,7 +439,7 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
             Opt(long="quiet", short="q"),
             Opt(long="show-toplevel"),
         ),
-        args="revs",
+        args="rev-or-path",  # rev-parse also accepts paths (to check them)
     ),
     "ls-files": Cmd(
         options=(

@@ -206,13 +206,19 @@ def escapes(token: str, root: Path) -> bool:
     return any(_is_protected_name(p) for p in parts) or rel == "secrets" or rel.startswith("secrets" + os.sep)
 
 
-def allowed_spellings(cmd: Cmd) -> tuple[set[str], set[str]]:
+def allowed_spellings(cmd: Cmd) -> tuple[set[str], dict[str, str]]:
+    """Flags, and valued options with the kind of their value."""
     flags = {f"--{o.long}" for o in cmd.options if o.long and not o.value}
     flags |= {f"-{o.short}" for o in cmd.options if o.short and not o.value}
     flags |= {f"--{o.long}" for o in cmd.options if o.long and o.value and o.optional}
-    valued = {f"--{o.long}" for o in cmd.options if o.long and o.value}
-    valued |= {f"-{o.short}" for o in cmd.options if o.short and o.value}
+    valued = {f"--{o.long}": o.value for o in cmd.options if o.long and o.value}
+    valued |= {f"-{o.short}": o.value for o in cmd.options if o.short and o.value}
     return flags | set(cmd.forced), valued
+
+
+# Values of these kinds are read as paths by the tool; the others (text, int, choice,
+# revisions, branch names) are not.
+PATH_KINDS = ("path", "root")
 
 
 def audit(argv: tuple[str, ...], type_name: str, root: Path) -> None:
@@ -226,7 +232,8 @@ def audit(argv: tuple[str, ...], type_name: str, root: Path) -> None:
         assert rest[0] == program.subcommand_flag
         rest = rest[1:]
     operands: list[str] = []
-    values: list[str] = []
+    values: list[str] = []  # every option value, path or not (for reading argv only)
+    path_values: list[str] = []
     i, ended = 0, False
     while i < len(rest):
         word = rest[i]
@@ -242,13 +249,17 @@ def audit(argv: tuple[str, ...], type_name: str, root: Path) -> None:
             name, eq, value = word.partition("=")
             if eq:
                 assert name in valued, f"{argv}: {name} is not an allowed valued option"
-                operands.append(value)
+                if valued[name] in PATH_KINDS:
+                    operands.append(value)
+                    path_values.append(value)
                 values.append(value)
             elif word in flags:
                 pass
             else:
                 assert word in valued and not word.startswith("--"), f"{argv}: {word} is not in the allowlist"
-                operands.append(rest[i])
+                if valued[word] in PATH_KINDS:
+                    operands.append(rest[i])
+                    path_values.append(rest[i])
                 values.append(rest[i])
                 i += 1
             continue
@@ -257,14 +268,15 @@ def audit(argv: tuple[str, ...], type_name: str, root: Path) -> None:
             continue
         assert not cmd.subcommands or cmd.default_subcommand, f"{argv}: {word} is not a subcommand"
         operands.append(word)
-    if cmd.args == "text":  # a stash message, not a path
-        operands = [o for o in operands if o in values]
+    if cmd.args not in ("paths", "rev-or-path"):  # messages, revisions, branch names: never read as paths
+        operands = [o for o in operands if o in path_values]
     for token in operands:
         assert not escapes(token, root), f"{argv}: {token!r} leaves the workspace or is protected"
 
 
 @settings(
-    max_examples=400, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None
+    max_examples=int(os.environ.get("FIX_PROPERTY_EXAMPLES", "400")),
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow], deadline=None
 )
 @given(case=commands())
 def test_an_allowed_command_never_escapes_and_never_carries_an_unlisted_option(ws, case):
