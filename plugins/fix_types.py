@@ -24,6 +24,7 @@ from autopack_core.fixrules import (
     refuse,
 )
 from autopack_core.hookspecs import hookimpl
+from autopack_core.patching.governance import matches_any
 
 Q = Opt(long="quiet", short="q")
 
@@ -588,10 +589,17 @@ def _dest_check(p: Parsed, ctx: FixContext) -> None:
 
     *sources, dest = p.operands
     dest_rel = check_path(dest, ctx)
+    landing = [dest_rel]
     if is_dir(dest_rel, ctx):
         for s in sources:
             base = s.rstrip("/").rsplit("/", 1)[-1]
-            check_path(f"{dest_rel}/{base}" if dest_rel != "." else base, ctx, root_ok=False)
+            landing.append(check_path(f"{dest_rel}/{base}" if dest_rel != "." else base, ctx, root_ok=False))
+    for rel in landing:
+        # cp and mv keep the executable bit: a file landing in a hooks folder
+        # (governance.exec_protected_paths) could become a hook that runs.
+        hit = matches_any(rel, ctx.protected.exec_protected_paths)
+        if hit:
+            raise refuse("exec-bit", f"{p.name}: {rel!r} is in {hit!r}, where executable files become hooks")
 
 
 FILE_PROGRAMS = tuple(

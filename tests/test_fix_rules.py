@@ -255,6 +255,14 @@ def test_a_cp_or_mv_into_a_folder_checks_where_the_file_lands(types, ws):
     assert (v.allowed, v.rule) == (False, "protected-path")
 
 
+def test_nothing_is_copied_or_moved_into_a_hooks_folder(types, ws):
+    (ws / ".husky").mkdir()
+    refused(types, ws, "file", "cp src/a.py .githooks/pre-commit", "exec-bit")
+    refused(types, ws, "file", "mv src/a.py .husky", "exec-bit")
+    refused(types, ws, "file", "cp -r src .githooks", "exec-bit")
+    allowed(types, ws, "file", "touch .githooks/README")
+
+
 def test_a_recursive_command_over_a_huge_tree_is_refused(types, ws, monkeypatch):
     monkeypatch.setattr(fixpaths, "MAX_TREE_ENTRIES", 50)
     big = ws / "big"
