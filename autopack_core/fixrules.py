@@ -102,9 +102,9 @@ class Cmd:
     refused_subcommands: Mapping[str, tuple[str, str]] = attrs.field(factory=dict)
     check: Check | None = None
     summary: str = ""
-    # Options always added right after the command word (unless given), to
-    # switch off what the workspace's config could turn on (pagers, external
-    # diff programs, pathspec magic).
+    # Options always added after the given ones (unless given), to switch off
+    # what the workspace's config could turn on (pagers, external diff
+    # programs, pathspec magic) or what the workspace could plant (python -I).
     forced: tuple[str, ...] = ()
 
 
@@ -353,6 +353,8 @@ def _emit(p: Parsed) -> list[str]:
             out.append(opt.spelling)
         elif opt.long:
             out.append(f"--{opt.long}={value}")
+        elif opt.optional:
+            out.append(f"-{opt.short}{value}")  # an optional value only counts attached
         else:
             # Separate, not attached: git's own options (-C) take no attached value.
             out += [f"-{opt.short}", value]
