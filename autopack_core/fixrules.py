@@ -106,6 +106,9 @@ class Cmd:
     # what the workspace's config could turn on (pagers, external diff
     # programs, pathspec magic) or what the workspace could plant (python -I).
     forced: tuple[str, ...] = ()
+    # Words computed from the parsed command and the context, added after the
+    # options (git clean: an --exclude per protected path).
+    extra: Callable[[Parsed, FixContext], list[str]] | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -346,7 +349,7 @@ def _check_operands(p: Parsed, ctx: FixContext) -> None:
         cmd.check(p, ctx)
 
 
-def _emit(p: Parsed) -> list[str]:
+def _emit(p: Parsed, ctx: FixContext) -> list[str]:
     out = list(p.words[-1:]) if p.parent else list(p.words[:1])
     for opt, value in p.options:
         if value is None:
@@ -359,6 +362,8 @@ def _emit(p: Parsed) -> list[str]:
             # Separate, not attached: git's own options (-C) take no attached value.
             out += [f"-{opt.short}", value]
     out += [f for f in p.cmd.forced if f not in out]
+    if p.cmd.extra is not None:
+        out += p.cmd.extra(p, ctx)
     if p.cmd.args == "paths":
         if p.operands:
             out += ["--", *p.operands]
@@ -412,7 +417,7 @@ def parse_program(program: Program, argv: Sequence[str], ctx: FixContext) -> lis
     for p in levels:
         if program.subcommand_flag and p.parent is levels[0]:
             out.append(program.subcommand_flag)
-        out += _emit(p)
+        out += _emit(p, ctx)
     return out
 
 

@@ -195,13 +195,28 @@ def _stash_ref(p: Parsed, ctx: FixContext) -> None:
             raise refuse("revision", f"{p.name}: {ref!r} is not a stash entry (stash@{{N}} or N)")
 
 
-def _clean_check(p: Parsed, ctx: FixContext) -> None:
-    # Cleaning the whole workspace would delete untracked files under
-    # protected paths too; name the folders to clean.
-    if not p.operands and not p.has("--dry-run"):
-        raise refuse(
-            "git-clean-workspace", "git clean needs the paths to clean (untracked files of protected paths are kept)"
-        )
+def _clean_excludes(p: Parsed, ctx: FixContext) -> list[str]:
+    """Keep every protected path: each pattern becomes an exclude (files it
+    matches count as ignored, which clean without -x never deletes). Letters
+    become [aA] classes because protection ignores case and git does not."""
+    out = []
+    for pattern in (*ctx.protected.protected_paths, *ctx.protected.exec_protected_paths):
+        out.append(f"--exclude=/{_any_case(pattern.lstrip('/'))}")
+    return out
+
+
+def _any_case(glob: str) -> str:
+    def bracket(m: re.Match[str]) -> str:
+        neg, body = m.group(1), m.group(2)
+        return f"[{neg}{body}{body.swapcase()}]" if body.swapcase() != body else m.group(0)
+
+    parts = re.split(r"(\[!?[^\]]*\])", glob)
+    return "".join(
+        re.sub(r"^\[(!?)([^\]]*)\]$", bracket, part)
+        if part.startswith("[")
+        else "".join(f"[{c.lower()}{c.upper()}]" if c.isascii() and c.isalpha() else c for c in part)
+        for part in parts
+    )
 
 
 def _branch_check(p: Parsed, ctx: FixContext) -> None:
@@ -413,10 +428,7 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
     "cherry-pick": _abort_only("cherry-pick"),
     "revert": _abort_only("revert"),
     "clean": Cmd(
-        check=_clean_check,
-        min_args=0,
-        root_ok=False,
-        recursive=("*",),
+        extra=_clean_excludes,
         options=(
             Opt(long="force", short="f", once=True),
             Opt(short="d"),
@@ -428,9 +440,12 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
             **_SUB_REFUSED,
             "-x": ("git-clean-ignored", "would delete ignored files, .autopack/ and caches among them"),
             "-X": ("git-clean-ignored", "would delete ignored files, .autopack/ and caches among them"),
-            "--exclude": ("option-not-allowed", "not needed"),
+            "--exclude": ("option-not-allowed", "the protected paths are excluded already"),
         },
-        summary="paths required (except -n); never -x/-X (ignored files hold .autopack/); -f at most once (-ff deletes nested repositories)",
+        summary=(
+            "never -x/-X (ignored files hold .autopack/); -f at most once (-ff deletes nested repositories); "
+            "every protected path is passed as --exclude, so clean keeps it"
+        ),
     ),
     "rev-parse": Cmd(
         options=(

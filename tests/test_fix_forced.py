@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from autopack_core.contracts import FixContext
+from autopack_core.patching.governance import GovernancePolicy
 from autopack_core.testing import GIT_ENV, make_git_workspace
 from autopack_plugins.fix_types import fix_types
 
@@ -70,3 +71,20 @@ def test_pathspec_magic_is_plain_text_for_git(tmp_path):
     assert res.returncode != 0
     staged = subprocess.run(["git", "diff", "--cached", "--name-only"], cwd=ws, env=ENV, capture_output=True, text=True)
     assert staged.stdout == ""
+
+
+def test_git_clean_keeps_protected_paths_in_any_case(tmp_path):
+    ws = make_git_workspace(tmp_path / "ws", {"README.md": "r\n"})
+    keep = ["secrets/new.txt", "Secrets/other.txt", "deep/keys/id.pem", ".autopack/autopack.db", ".husky/pre-commit"]
+    for rel in [*keep, "junk/x.txt", "loose.txt", "deep/other.txt"]:
+        (ws / rel).parent.mkdir(parents=True, exist_ok=True)
+        (ws / rel).write_text("x\n")
+    policy = GovernancePolicy(protected_paths=(".git/", ".autopack/", "secrets/", "**/*.pem"))
+    verdict = TYPES["git"].check("git clean -fd", FixContext(workspace=ws, protected=policy))
+    assert verdict.allowed, verdict.line()
+    subprocess.run(list(verdict.argv), cwd=ws, env=ENV, check=True, capture_output=True)
+    assert all((ws / rel).exists() for rel in keep)
+    assert not (ws / "junk").exists() and not (ws / "loose.txt").exists() and not (ws / "deep" / "other.txt").exists()
+    # Control: without the excludes, clean deletes the protected files too.
+    subprocess.run(["git", "clean", "-fd"], cwd=ws, env=ENV, check=True, capture_output=True)
+    assert not (ws / "secrets").exists()

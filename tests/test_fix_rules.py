@@ -78,8 +78,9 @@ FORCED = {"--no-pager", "--literal-pathspecs", "--no-ext-diff", "--no-textconv"}
 
 
 def unforced(argv: tuple[str, ...]) -> list[str]:
-    """The argv without the switches git commands always get (tested on their own below)."""
-    return [a for a in argv if a not in FORCED]
+    """The argv without the switches git commands always get, and git clean's excludes
+    (both tested on their own)."""
+    return [a for a in argv if a not in FORCED and not a.startswith("--exclude=")]
 
 
 # --- text rules -------------------------------------------------------------------
@@ -433,10 +434,11 @@ def test_an_option_definition_is_validated():
         ("git clean -fdx", "git-clean-ignored"),
         ("git clean -fX", "git-clean-ignored"),
         ("git clean -ffd", "option-repeated"),
-        ("git clean -fd", "git-clean-workspace"),
-        ("git clean -fd .", "workspace-root"),
+        ("git clean -fd", None),
+        ("git clean -fd .", None),
         ("git clean -fd secrets", "protected-path"),
-        ("git clean -fd pkg", "path-outside-workspace"),
+        ("git clean -fd out", "path-outside-workspace"),
+        ("git clean -fd --exclude=x", "option-not-allowed"),
         ("git st", "subcommand-not-allowed"),
         ("git difftool", "git-runs-program"),
         ("git mergetool", "git-runs-program"),
@@ -475,6 +477,20 @@ def test_reset_may_move_only_to_head_or_a_commit_of_the_run(types, ws):
     refused(types, ws, "git", f"git reset --hard {RUN_COMMIT}", "history-rewrite", run_commits=())
     refused(types, ws, "git", "git reset --hard HEAD -- src/a.py", "option-not-allowed")
     refused(types, ws, "git", "git reset HEAD -- secrets/key.txt", "protected-path")
+
+
+def test_git_clean_excludes_every_protected_path(types, ws):
+    v = allowed(types, ws, "git", "git clean -fd")
+    assert [a for a in v.argv if a.startswith("--exclude=")] == [
+        "--exclude=/.[gG][iI][tT]/",
+        "--exclude=/.[aA][uU][tT][oO][pP][aA][cC][kK]/",
+        "--exclude=/[sS][eE][cC][rR][eE][tT][sS]/",
+        "--exclude=/.[gG][iI][tT][hH][oO][oO][kK][sS]/",
+        "--exclude=/.[hH][uU][sS][kK][yY]/",
+    ]
+    policy = GovernancePolicy(protected_paths=("a[bc]/*.KEY",))
+    v = types["git"].check("git clean -f", FixContext(workspace=ws, protected=policy))
+    assert "--exclude=/[aA][bcBC]/*.[kK][eE][yY]" in v.argv
 
 
 def test_branch_rules(types, ws):
@@ -563,7 +579,9 @@ def test_python_type(types, ws):
         ["python3", "-I", "-m", "compileall", "-q", "-j", "2", "--", "src"],
     )
     allowed(types, ws, "python", "python -mcompileall src", ["python", "-I", "-m", "compileall", "--", "src"])
-    allowed(types, ws, "python", "python -m py_compile src/a.py", ["python", "-I", "-m", "py_compile", "--", "src/a.py"])
+    allowed(
+        types, ws, "python", "python -m py_compile src/a.py", ["python", "-I", "-m", "py_compile", "--", "src/a.py"]
+    )
     # compileall never follows a linked folder, so pkg/escape does not matter to it
     allowed(types, ws, "python", "python -m compileall pkg")
     (ws / ".git" / "hooks" / "x.py").write_text("")
