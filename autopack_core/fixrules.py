@@ -468,6 +468,8 @@ class AllowlistFixType:
             argv = self.argv(command, context)
         except FixRefused as exc:
             return FixVerdict(allowed=False, rule=exc.rule, reason=exc.reason, manual=exc.manual)
+        except Exception as exc:  # noqa: BLE001 - a check that breaks must fail closed
+            return _broken(self.name, exc)
         return FixVerdict(allowed=True, argv=tuple(argv))
 
     def argv(self, command: str, context: FixContext) -> list[str]:
@@ -518,3 +520,13 @@ class ConfiguredFixType:
             )
         except FixRefused as exc:
             return FixVerdict(allowed=False, rule=exc.rule, reason=exc.reason, manual=exc.manual)
+        except Exception as exc:  # noqa: BLE001 - a check that breaks must fail closed
+            return _broken(self.name, exc)
+
+
+def _broken(type_name: str, exc: Exception) -> FixVerdict:
+    return FixVerdict(
+        allowed=False,
+        rule="check-error",
+        reason=f"fix type {type_name!r} could not check the command ({type(exc).__name__}: {exc}); refused",
+    )

@@ -357,6 +357,15 @@ def test_a_hand_built_allowlist_refuses_everything_it_does_not_list(ws):
         assert (v.allowed, v.rule) == (False, rule), command
 
 
+def test_a_check_that_breaks_fails_closed(ws):
+    def boom(parsed, ctx):
+        raise RuntimeError("bug in a plugin")
+
+    t = AllowlistFixType("t", "", [Program(names=("tool",), command=Cmd(check=boom))])
+    v = t.check("tool", FixContext(workspace=ws))
+    assert (v.allowed, v.rule) == (False, "check-error") and "RuntimeError: bug in a plugin" in v.reason
+
+
 def test_an_option_definition_is_validated():
     with pytest.raises(ValueError):
         Opt(long="x", value="shell")
