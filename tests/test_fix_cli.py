@@ -229,3 +229,34 @@ def test_a_separately_installed_fix_type_is_listed_and_used(tmp_path):
         text=True,
     )
     assert outer_run.returncode == 2 and "unknown fix type 'npm'" in outer_run.stderr
+
+
+def test_a_broken_third_party_check_fails_closed(autopack_workspace):
+    import types as pytypes
+
+    from click.testing import CliRunner
+
+    from autopack_core.cli import AppContext, cli
+    from autopack_core.hookspecs import hookimpl
+    from autopack_core.plugins import load_plugins
+
+    class Broken:
+        name, description, enabled_by_default = "broken", "raises", True
+
+        def check(self, command, context):
+            raise KeyError("oops")
+
+    class Liar:
+        name, description, enabled_by_default = "liar", "returns True", True
+
+        def check(self, command, context):
+            return True
+
+    plugin = pytypes.SimpleNamespace(
+        register_fix_types=hookimpl(lambda register: (register("broken", Broken()), register("liar", Liar())))
+    )
+    app = AppContext(load_plugins(extra=[("bad", plugin)]))
+    for name in ("broken", "liar"):
+        res = CliRunner().invoke(cli, ["fix", "check", "--type", name, "-w", str(autopack_workspace), "--", "x"], obj=app)
+        assert res.exit_code == 1
+        assert "refused: check-error:" in res.stderr and "(bad)" in res.stderr

@@ -68,7 +68,7 @@ def check(
     known ones).
     """
     from autopack_core.config import load_config
-    from autopack_core.contracts import FixContext, FixTypeSettings
+    from autopack_core.contracts import FixContext, FixTypeSettings, FixVerdict
 
     plugins = getattr(app, "plugins", None)
     if plugins is None:
@@ -89,7 +89,16 @@ def check(
         settings=doctor.fix_types.get(type_name, FixTypeSettings()),
     )
     fix_type = types[type_name].obj
-    verdict = fix_type.check(command, context)
+    try:
+        verdict = fix_type.check(command, context)
+        if not isinstance(verdict, FixVerdict):
+            raise TypeError(f"check() returned {type(verdict).__name__}, not FixVerdict")
+    except Exception as exc:  # noqa: BLE001 - a plugin's broken check fails closed
+        verdict = FixVerdict(
+            allowed=False,
+            rule="check-error",
+            reason=f"fix type {type_name!r} ({types[type_name].plugin}) could not check the command: {type(exc).__name__}: {exc}",
+        )
     if type_name not in doctor.allowed_fix_types:
         click.echo(
             f"autopack: note: {type_name!r} is not in doctor.allowed_fix_types of {config.source}; a run would not use it",
