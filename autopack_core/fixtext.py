@@ -21,13 +21,59 @@ MAX_ARGUMENTS = 64
 # Programs that change who runs the command, or run it somewhere else: never
 # run, recorded as "requires manual intervention".
 PRIVILEGED = frozenset(
-    ["sudo", "su", "doas", "pkexec", "runuser", "run0", "chroot", "setpriv", "sg", "newgrp", "nsenter", "unshare", "capsh", "machinectl", "systemd-run", "ksu", "gosu", "su-exec", "calife", "super", "please"]
+    {
+        "sudo",
+        "su",
+        "doas",
+        "pkexec",
+        "runuser",
+        "run0",
+        "chroot",
+        "setpriv",
+        "sg",
+        "newgrp",
+        "nsenter",
+        "unshare",
+        "capsh",
+        "machinectl",
+        "systemd-run",
+        "ksu",
+        "gosu",
+        "su-exec",
+        "calife",
+        "super",
+        "please",
+    }
 )
 # Programs whose job is to run another program with a changed environment,
 # priority, timing or input. The wrapped program escapes the allowlist's view
 # of argv[0], so the whole command is handed to a person as well.
 WRAPPERS = frozenset(
-    ["env", "nice", "ionice", "nohup", "timeout", "stdbuf", "setsid", "time", "taskset", "chrt", "flock", "xargs", "watch", "strace", "ltrace", "exec", "command", "builtin", "eval", "busybox", "toybox", "script", "parallel"]
+    {
+        "env",
+        "nice",
+        "ionice",
+        "nohup",
+        "timeout",
+        "stdbuf",
+        "setsid",
+        "time",
+        "taskset",
+        "chrt",
+        "flock",
+        "xargs",
+        "watch",
+        "strace",
+        "ltrace",
+        "exec",
+        "command",
+        "builtin",
+        "eval",
+        "busybox",
+        "toybox",
+        "script",
+        "parallel",
+    }
 )
 
 

@@ -72,7 +72,8 @@ def tables() -> str:
     top = GIT.command
     git = [
         HEADER,
-        f"| `git` (before the subcommand) | {', '.join(_opt(o) for o in top.options)} | | {_notes(top)}; `-C` only the workspace root |",
+        f"| `git` (before the subcommand) | {', '.join(_opt(o) for o in top.options)} | "
+        f"| {_notes(top)}; `-C` only the workspace root |",
     ]
     git += list(_rows("git", top))
     files = [HEADER] + [_row(p.names[0], p.command) for p in FILE_PROGRAMS]

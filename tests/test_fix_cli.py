@@ -257,6 +257,7 @@ def test_a_broken_third_party_check_fails_closed(autopack_workspace):
     )
     app = AppContext(load_plugins(extra=[("bad", plugin)]))
     for name in ("broken", "liar"):
-        res = CliRunner().invoke(cli, ["fix", "check", "--type", name, "-w", str(autopack_workspace), "--", "x"], obj=app)
+        args = ["fix", "check", "--type", name, "-w", str(autopack_workspace), "--", "x"]
+        res = CliRunner().invoke(cli, args, obj=app)
         assert res.exit_code == 1
         assert "refused: check-error:" in res.stderr and "(bad)" in res.stderr

@@ -97,11 +97,15 @@ def check(
         verdict = FixVerdict(
             allowed=False,
             rule="check-error",
-            reason=f"fix type {type_name!r} ({types[type_name].plugin}) could not check the command: {type(exc).__name__}: {exc}",
+            reason=(
+                f"fix type {type_name!r} ({types[type_name].plugin}) could not check the command: "
+                f"{type(exc).__name__}: {exc}"
+            ),
         )
     if type_name not in doctor.allowed_fix_types:
         click.echo(
-            f"autopack: note: {type_name!r} is not in doctor.allowed_fix_types of {config.source}; a run would not use it",
+            f"autopack: note: {type_name!r} is not in doctor.allowed_fix_types of {config.source}; "
+            "a run would not use it",
             err=True,
         )
     if as_json:
