@@ -277,6 +277,26 @@ def _require(spelling: str, label: str) -> Callable[[Parsed, FixContext], None]:
 _NO_EXT = ("--no-ext-diff", "--no-textconv")
 _SUB_REFUSED = GIT_SUB_REFUSED
 
+
+def _dest_check(p: Parsed, ctx: FixContext) -> None:
+    """cp/mv/git mv into an existing folder write DEST/basename(SOURCE): check that too."""
+    from autopack_core.fixpaths import check_path, is_dir
+
+    *sources, dest = p.operands
+    dest_rel = check_path(dest, ctx)
+    landing = [dest_rel]
+    if is_dir(dest_rel, ctx):
+        for s in sources:
+            base = s.rstrip("/").rsplit("/", 1)[-1]
+            landing.append(check_path(f"{dest_rel}/{base}" if dest_rel != "." else base, ctx, root_ok=False))
+    for rel in landing:
+        # cp and mv keep the executable bit: a file landing in a hooks folder
+        # (governance.exec_protected_paths) could become a hook that runs.
+        hit = matches_any(rel, ctx.protected.exec_protected_paths)
+        if hit:
+            raise refuse("exec-bit", f"{p.name}: {rel!r} is in {hit!r}, where executable files become hooks")
+
+
 GIT_SUBCOMMANDS: dict[str, Cmd] = {
     "status": Cmd(
         options=(
@@ -323,6 +343,7 @@ GIT_SUBCOMMANDS: dict[str, Cmd] = {
         args="paths",
         min_args=2,
         root_ok=False,
+        check=_dest_check,
     ),
     "restore": Cmd(
         options=(
@@ -596,25 +617,6 @@ FILE_PROGRAMS = (
         ),
     ),
 )
-
-
-def _dest_check(p: Parsed, ctx: FixContext) -> None:
-    """cp/mv into an existing folder write DEST/basename(SOURCE): check that too."""
-    from autopack_core.fixpaths import check_path, is_dir
-
-    *sources, dest = p.operands
-    dest_rel = check_path(dest, ctx)
-    landing = [dest_rel]
-    if is_dir(dest_rel, ctx):
-        for s in sources:
-            base = s.rstrip("/").rsplit("/", 1)[-1]
-            landing.append(check_path(f"{dest_rel}/{base}" if dest_rel != "." else base, ctx, root_ok=False))
-    for rel in landing:
-        # cp and mv keep the executable bit: a file landing in a hooks folder
-        # (governance.exec_protected_paths) could become a hook that runs.
-        hit = matches_any(rel, ctx.protected.exec_protected_paths)
-        if hit:
-            raise refuse("exec-bit", f"{p.name}: {rel!r} is in {hit!r}, where executable files become hooks")
 
 
 FILE_PROGRAMS = tuple(

@@ -261,6 +261,9 @@ def test_nothing_is_copied_or_moved_into_a_hooks_folder(types, ws):
     refused(types, ws, "file", "cp src/a.py .githooks/pre-commit", "exec-bit")
     refused(types, ws, "file", "mv src/a.py .husky", "exec-bit")
     refused(types, ws, "file", "cp -r src .githooks", "exec-bit")
+    refused(types, ws, "git", "git mv src/a.py .husky/pre-commit", "exec-bit")
+    refused(types, ws, "git", "git mv src/a.py .husky", "exec-bit")
+    allowed(types, ws, "git", "git mv src/a.py src/b.py")
     allowed(types, ws, "file", "touch .githooks/README")
 
 
