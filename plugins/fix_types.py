@@ -7,6 +7,7 @@ why each refused option is refused. Anything not listed here is refused.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 
@@ -14,6 +15,7 @@ import attrs
 
 from autopack_core.contracts import FixContext
 from autopack_core.fixrules import (
+    FixRefused,
     AllowlistFixType,
     Cmd,
     ConfiguredFixType,
@@ -178,11 +180,18 @@ _LOG_OPTS = (
 def _reset_check(p: Parsed, ctx: FixContext) -> None:
     # `git reset [<mode>] [<commit>]` moves the branch: only to HEAD or a
     # commit of the run. `git reset [<commit>] -- <paths>` only touches the index.
+    # Without "--", git takes the first operand as the commit if it names one
+    # and otherwise reads every operand as a path (it refuses a name that is
+    # both). So an existing file that is not a run commit is a path to unstage.
+    mode = any(p.has(s) for s in ("--soft", "--mixed", "--hard", "--keep", "--merge"))
     target, paths = (p.before[0], p.before[1:] + p.after) if p.before else ("HEAD", p.after)
-    if p.dashdash and not p.before:
-        target = "HEAD"
-    check_commit(target, ctx, "git reset")
-    if paths and any(p.has(s) for s in ("--soft", "--mixed", "--hard", "--keep", "--merge")):
+    try:
+        check_commit(target, ctx, "git reset")
+    except FixRefused:
+        if mode or p.dashdash or not os.path.lexists(os.path.join(ctx.workspace, target)):
+            raise
+        target, paths = "HEAD", p.before
+    if paths and mode:
         raise refuse("option-not-allowed", "git reset: a mode option cannot be combined with paths")
 
 

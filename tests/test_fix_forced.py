@@ -88,3 +88,18 @@ def test_git_clean_keeps_protected_paths_in_any_case(tmp_path):
     # Control: without the excludes, clean deletes the protected files too.
     subprocess.run(["git", "clean", "-fd"], cwd=ws, env=ENV, check=True, capture_output=True)
     assert not (ws / "secrets").exists()
+
+
+def test_git_reset_of_a_file_that_is_also_a_branch_name_moves_nothing(tmp_path):
+    ws = make_git_workspace(tmp_path / "ws", {"README.md": "r\n"})
+    subprocess.run(["git", "branch", "other"], cwd=ws, env=ENV, check=True)
+    (ws / "README.md").write_text("second\n")
+    subprocess.run(["git", "commit", "-qam", "second"], cwd=ws, env=ENV, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ws, env=ENV, capture_output=True, text=True).stdout
+    (ws / "other").write_text("a file named like the branch\n")
+    verdict = TYPES["git"].check("git reset other", FixContext(workspace=ws))
+    assert verdict.allowed  # as a path, which is how the check reads an existing file
+    res = subprocess.run(list(verdict.argv), cwd=ws, env=ENV, capture_output=True, text=True)
+    assert res.returncode != 0 and "ambiguous" in res.stderr  # git refuses a name that is both
+    after = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ws, env=ENV, capture_output=True, text=True).stdout
+    assert after == head

@@ -489,6 +489,10 @@ def test_reset_may_move_only_to_head_or_a_commit_of_the_run(types, ws):
     refused(types, ws, "git", f"git reset --hard {RUN_COMMIT}", "history-rewrite", run_commits=())
     refused(types, ws, "git", "git reset --hard HEAD -- src/a.py", "option-not-allowed")
     refused(types, ws, "git", "git reset HEAD -- secrets/key.txt", "protected-path")
+    # Without "--" an existing file that is not a commit is a path to unstage, as git reads it.
+    allowed(types, ws, "git", "git reset src/a.py README.md", ["git", "reset", "src/a.py", "README.md"])
+    refused(types, ws, "git", "git reset main", "history-rewrite")
+    refused(types, ws, "git", "git reset --hard src/a.py", "history-rewrite")
 
 
 def test_git_clean_excludes_every_protected_path(types, ws):
