@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Mapping, Protocol
 
 import attrs
 
-from autopack_core.patching.governance import DEFAULT_POLICY, GovernancePolicy
+# Config sections a fix type reads; they belong to the config (re-exported here).
+from autopack_core.config import FixTypeSettings, GovernancePolicy
 
 if TYPE_CHECKING:
     from autopack_core.roles import Prompt, RoleContext
@@ -90,20 +91,6 @@ class Role(Protocol):
 
 
 @attrs.frozen(kw_only=True)
-class FixTypeSettings:
-    """One fix type's section of ``doctor.fix_types`` in the config.
-
-    ``enabled``: None keeps the type's ``enabled_by_default``; ``false`` turns a
-    built-in type off; ``true`` turns on a type that is off by default.
-    ``allow``: exact commands (compared after splitting) that a type without an
-    allowlist of its own (``docker``, ``shell``) accepts; other types ignore it.
-    """
-
-    enabled: bool | None = None
-    allow: tuple[str, ...] = ()
-
-
-@attrs.frozen(kw_only=True)
 class FixContext:
     """What a fix type's check may consult. Nothing here is ever executed.
 
@@ -119,7 +106,7 @@ class FixContext:
     """
 
     workspace: Path
-    protected: GovernancePolicy = DEFAULT_POLICY
+    protected: GovernancePolicy = GovernancePolicy()
     run_commits: tuple[str, ...] = ()
     run_branches: tuple[str, ...] = ()
     settings: FixTypeSettings = FixTypeSettings()

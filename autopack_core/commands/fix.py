@@ -67,7 +67,7 @@ def check(
     ("rule: reason" on stderr), 2 on bad usage (an unknown type lists the
     known ones).
     """
-    from autopack_core.config import load_config
+    from autopack_core.config_load import load_config
     from autopack_core.contracts import FixContext, FixTypeSettings, FixVerdict
 
     plugins = getattr(app, "plugins", None)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def load(config_path: Path | None) -> "AutopackConfig":
-    from autopack_core.config import load_config
+    from autopack_core.config_load import load_config
 
     return load_config(config_path)
 
