@@ -21,7 +21,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from autopack_core.store import Envelope
+    from autopack_core.events import Envelope
 
 hookspec = pluggy.HookspecMarker("autopack")
 hookimpl = pluggy.HookimplMarker("autopack")
