@@ -53,9 +53,7 @@ def check_types(known: Iterable[str], wanted: Iterable[str]) -> frozenset[str]:
     unknown = sorted(set(wanted) - known_set)
     if unknown:
         names = ", ".join(repr(t) for t in unknown)
-        raise AutopackError(
-            f"unknown event type {names} for --type (known: {', '.join(sorted(known_set))})"
-        )
+        raise AutopackError(f"unknown event type {names} for --type (known: {', '.join(sorted(known_set))})")
     return frozenset(wanted)
 
 

@@ -35,8 +35,19 @@ def test_unknown_event_type_is_exit_2_naming_the_known_ones(recorded_db):
 
 @pytest.mark.parametrize(
     "args",
-    [["runs"], ["show", "RUN"], ["events", "RUN"], ["events", "RUN", "--json"], ["export", "RUN"], ["verify"],
-     ["plugins"], ["plugins", "--json"], ["models"], ["--help"], ["events", "--help"]],
+    [
+        ["runs"],
+        ["show", "RUN"],
+        ["events", "RUN"],
+        ["events", "RUN", "--json"],
+        ["export", "RUN"],
+        ["verify"],
+        ["plugins"],
+        ["plugins", "--json"],
+        ["models"],
+        ["--help"],
+        ["events", "--help"],
+    ],
     ids=" ".join,
 )
 def test_a_closed_pipe_is_exit_0_and_quiet(recorded_db, args):
@@ -100,8 +111,10 @@ def test_roles_without_default_work_and_errors_name_the_users_file(tmp_path):
     cfg.write_text("routing:\n  roles:\n    builder: {cheap: recorded-cheap}\n")
     r = run_cli("models", "--config", str(cfg))
     assert r.returncode == 0, r.stderr
-    cfg.write_text("routing:\n  roles:\n    builder: {cheap: recorded-cheap}\nmodels:\n"
-                   "  recorded-strong: {provider: recorded, tier: cheap}\n")
+    cfg.write_text(
+        "routing:\n  roles:\n    builder: {cheap: recorded-cheap}\nmodels:\n"
+        "  recorded-strong: {provider: recorded, tier: cheap}\n"
+    )
     r = run_cli("models", "--config", str(cfg))
     err = r.stderr.decode()
     assert r.returncode == 2 and err.startswith(f"autopack: error: {cfg}:1: routing"), err

@@ -14,7 +14,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 def loaded_after(statement: str) -> set[str]:
     """The autopack modules a fresh interpreter has loaded after ``statement``."""
-    code = f"import sys, json\n{statement}\nprint(json.dumps(sorted(m for m in sys.modules if m.startswith('autopack'))))"
+    code = (
+        f"import sys, json\n{statement}\nprint(json.dumps(sorted(m for m in sys.modules if m.startswith('autopack'))))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return set(json.loads(out))
 

@@ -85,10 +85,7 @@ scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan
 def test_no_scalar_is_ever_coerced(value):
     conv = strict.converter()
     for target in (str, int, float, bool):
-        ok = (
-            type(value) is target
-            or (target is float and type(value) is int)
-        )
+        ok = type(value) is target or (target is float and type(value) is int)
         if ok:
             assert conv.structure(value, target) == value
         else:

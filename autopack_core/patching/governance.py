@@ -19,8 +19,6 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import attrs
-
 # The policy's knobs belong to the config (its ``governance:`` section);
 # re-exported here for the checks below and their callers.
 from autopack_core.config import GovernancePolicy
