@@ -101,16 +101,34 @@ def _literal_hook(t: Any) -> Any:
 
 
 def _tuple_hook(converter: cattrs.Converter, t: Any) -> Any:
-    inner = get_args(t)[0]
+    args = get_args(t)
+    if len(args) == 2 and args[1] is Ellipsis:
+        inners: tuple[Any, ...] | None = None  # tuple[X, ...]: any length
+        inner = args[0]
+    else:
+        inners = args or None  # tuple[X, Y]: exactly these
+        inner = typing.Any
+    hooks = [converter.get_structure_hook(a) for a in inners] if inners else None
     item = converter.get_structure_hook(inner)
 
     def structure(v: Any, _t: Any) -> tuple[Any, ...]:
-        if not isinstance(v, list):
+        if type(v) is not list and not isinstance(v, list):
             raise TypeError(f"expected a list, got {kind(v)}")
+        if inners is not None and len(v) != len(inners):
+            raise TypeError(f"expected a list of {len(inners)} items, got {len(v)}")
+        try:
+            if hooks is None:
+                return tuple([item(x, inner) for x in v])
+            return tuple([h(x, a) for h, x, a in zip(hooks, v, inners)])
+        except Exception:  # noqa: BLE001 - structured again below, item by item, to report every problem
+            pass
         out, errors = [], []
         for i, x in enumerate(v):
             try:
-                out.append(item(x, inner))
+                if hooks is None:
+                    out.append(item(x, inner))
+                else:
+                    out.append(hooks[i](x, inners[i]))
             except Exception as exc:  # noqa: BLE001 - collected and re-raised as a group
                 exc.__notes__ = [IterableValidationNote(f"Structuring iterable @ index {i}", i, inner)]
                 errors.append(exc)
@@ -125,7 +143,7 @@ def _attrs_hook(converter: cattrs.Converter, cl: type) -> Any:
     inner = make_dict_structure_fn(cl, converter, _cattrs_forbid_extra_keys=True)
 
     def structure(v: Any, _t: Any) -> Any:
-        if not isinstance(v, Mapping):
+        if type(v) is not dict and not isinstance(v, Mapping):
             raise TypeError(f"expected a mapping, got {kind(v)}")
         return inner(v, cl)
 

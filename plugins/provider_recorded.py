@@ -166,7 +166,7 @@ class RecordedProvider:
                         break
             if not path.is_file():
                 field = "event_log" if config.event_log else "cassette"
-                raise ConfigError(f"providers.{name}.{field}: no such file {src}")
+                raise ConfigError(f"{context.config.source}: providers.{name}.{field}: no such file {src}")
         else:
             path = BUILTIN_CASSETTE
         self.source = path

@@ -157,7 +157,7 @@ def test_hook_register_commands():
 def test_hook_event_appended(tmp_path):
     seen = []
     ps = load_plugins(extra=[("obs", plugin(event_appended=lambda envelopes: seen.append([(e.seq, e.event.type) for e in envelopes])))])
-    from autopack_core.cli import AppContext
+    from autopack_core.commands.options import AppContext
 
     store = AppContext(ps).open_store(tmp_path / "e.db", create=True)
     store.append("r", [ev.PhaseStarted(phase_id="a"), ev.PhaseStarted(phase_id="b")], expected_seq=0)

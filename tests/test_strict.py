@@ -91,3 +91,16 @@ def test_no_scalar_is_ever_coerced(value):
         else:
             with pytest.raises(strict.WrongType):
                 conv.structure(value, target)
+
+
+def test_fixed_and_open_tuples():
+    conv = strict.converter()
+    assert conv.structure([["a", "b"], ["c", "d"]], tuple[tuple[str, str], ...]) == (("a", "b"), ("c", "d"))
+    assert conv.structure(["a", 1], tuple[str, int]) == ("a", 1)
+    with pytest.raises(Exception) as info:
+        conv.structure(["a", "b"], tuple[str, int])
+    assert [(p, strict.message(x)) for p, x, _ in strict.walk(info.value)] == [
+        ((1,), "expected an integer, got string 'b'")
+    ]
+    with pytest.raises(TypeError, match="expected a list of 2 items, got 1"):
+        conv.structure(["a"], tuple[str, int])
