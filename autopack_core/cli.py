@@ -111,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (click.exceptions.Abort, EOFError, KeyboardInterrupt):
         click.echo("aborted", err=True)
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        # A bare group (``autopack``, ``autopack patch``): its help, as click shows it.
+        exc.show()
+        sys.exit(EXIT_BAD_INPUT)
     except click.UsageError as exc:
         _error(_usage_line(exc), EXIT_BAD_INPUT)
     except click.ClickException as exc:

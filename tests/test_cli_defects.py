@@ -119,3 +119,9 @@ def test_roles_without_default_work_and_errors_name_the_users_file(tmp_path):
     err = r.stderr.decode()
     assert r.returncode == 2 and err.startswith(f"autopack: error: {cfg}:1: routing"), err
     assert "defaults/models.yaml" not in err
+
+
+@pytest.mark.parametrize("args", [[], ["patch"]])
+def test_a_bare_group_shows_its_help(args):
+    r = run_cli(*args)
+    assert r.returncode == 2 and r.stderr.startswith(b"Usage: autopack") and b"Commands:" in r.stderr
