@@ -58,6 +58,10 @@ def _raise_errors() -> bool:
     return os.environ.get("AUTOPACK_RAISE_ERRORS", "") not in ("", "0")
 
 
+# click >= 8.2 raises this for a bare group; older versions print the help and exit 0.
+_NO_ARGS_IS_HELP: Any = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
 def _error(message: str, code: int) -> NoReturn:
     click.echo(f"autopack: error: {message}", err=True)
     sys.exit(code)
@@ -103,7 +107,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             with cli.make_context("autopack", args, obj=app) as ctx:
                 rv = cli.invoke(ctx)
         finally:
-            sys.stdout.flush()
+            # Flush here, inside the handlers: a reader that left shows as EPIPE
+            # now rather than in the interpreter's exit, where it would be a
+            # traceback and exit status 120.
+            if sys.stdout is not None:
+                sys.stdout.flush()
     except BrokenPipeError:
         _pipe_closed()
     except click.exceptions.Exit as exc:
@@ -111,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except (click.exceptions.Abort, EOFError, KeyboardInterrupt):
         click.echo("aborted", err=True)
         sys.exit(130)
-    except click.exceptions.NoArgsIsHelpError as exc:
+    except _NO_ARGS_IS_HELP as exc:
         # A bare group (``autopack``, ``autopack patch``): its help, as click shows it.
         exc.show()
         sys.exit(EXIT_BAD_INPUT)
