@@ -46,3 +46,18 @@ def test_the_import_contracts_are_kept():
     r = subprocess.run([str(lint), "--no-cache"], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     assert "0 broken" in r.stdout
+
+
+def test_every_module_has_a_layer():
+    import re
+    import tomllib
+
+    contracts = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in contracts if c["id"] == "layers")["layers"]
+    listed = {m.strip() for line in layers for m in re.split(r"[|:]", line)}
+    core = REPO / "autopack_core"
+    modules = {f"autopack_core.{p.stem}" for p in core.glob("*.py") if p.stem != "__init__"}
+    modules |= {f"autopack_core.{p.name}" for p in core.iterdir() if (p / "__init__.py").is_file()}
+    missing = sorted(modules - listed)
+    assert not missing, f"add {missing} to a layer in pyproject.toml [tool.importlinter] and docs/architecture.md"
+    assert not listed - modules, f"the layers name modules that do not exist: {sorted(listed - modules)}"
