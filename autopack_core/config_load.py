@@ -150,13 +150,21 @@ def load_text(text: str, name: str, *, builtin: bool = False) -> AutopackConfig:
     cfg = strict.structure(data, AutopackConfig, raw=raw, where=where, conv=make_converter())
     cfg = attrs.evolve(cfg, source=name)
     problems = [
-        f"{where(p.path, p.at_key)}: {strict.dotted(p.path, raw)}: {p.message}" for p in check_references(cfg)
+        f"{where(p.path, p.at_key)}: {strict.dotted(p.path, raw)}: {p.message}{_origin(raw, p.path, builtin)}"
+        for p in check_references(cfg)
     ]
     if problems:
         raise ConfigError(strict.join(problems))
     if any(r.template for r in cfg.roles.values()):
         cfg = _with_role_templates(cfg, raw, name)
     return cfg
+
+
+def _origin(raw: Any, path: PathT, builtin: bool) -> str:
+    # The line points at the nearest key the file has; say why the key itself is not there.
+    if builtin or strict.has(raw, path):
+        return ""
+    return " (not in this file: from the built-in defaults)"
 
 
 def _with_role_templates(cfg: AutopackConfig, raw: Any, name: str) -> AutopackConfig:

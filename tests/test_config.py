@@ -248,7 +248,10 @@ def test_a_problem_in_merged_builtin_parts_names_the_users_file_and_line():
     text = "retries:\n  max_attempts: 2\nmodels:\n  recorded-cheap: {provider: recorded, tier: strong}\n"
     out = refused(text)
     assert "defaults/models.yaml" not in out
-    assert out.startswith("m.yaml:1: routing.default.cheap: model 'recorded-cheap' is tier strong, not cheap")
+    assert out == (
+        "m.yaml:1: routing.default.cheap: model 'recorded-cheap' is tier strong, not cheap"
+        " (not in this file: from the built-in defaults)"
+    )
     out = refused("routing:\n  roles:\n    builder: {cheap: nosuch}\n")
     assert "defaults/models.yaml" not in out and out.startswith("m.yaml:3: routing.roles.builder.cheap: unknown model")
 
