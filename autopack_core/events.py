@@ -20,12 +20,33 @@ from autopack_core.plan import PhaseSpec
 
 SCHEMA_VERSION = 1
 
+# Streams that are not runs: their ids start with "_" (run ids are ULIDs).
+RULES_STREAM = "_rules"  # approved and rejected learned rules
+PROMPTS_STREAM = "_prompts"  # calls made with ``autopack prompt --db``
+NON_RUN_STREAMS: tuple[str, ...] = (RULES_STREAM, PROMPTS_STREAM)
+
+
+def is_run_stream(stream_id: str) -> bool:
+    """False for the non-run streams (any id starting with ``_``)."""
+    return not stream_id.startswith("_")
+
 
 @attrs.frozen(kw_only=True)
 class Event:
     """Base of every event. ``type`` is the tag written to JSON."""
 
     type: ClassVar[str] = ""
+
+
+@attrs.frozen(slots=True)
+class Envelope:
+    """A stored event with its place in the log (the store adds all but ``event``)."""
+
+    run_id: str
+    seq: int
+    ts: str
+    event: Event
+    hash: str
 
 
 E = TypeVar("E", bound=type)
@@ -385,8 +406,6 @@ class WorkspaceReconciled(Event):
 
 
 # --- learned rules (stream ``RULES_STREAM``) ---------------------------------
-
-RULES_STREAM = "_rules"
 
 
 @_core("rule_approved")

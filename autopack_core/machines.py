@@ -127,7 +127,7 @@ def _compile(transitions: tuple[dict[str, Any], ...]) -> dict[tuple[str, str], s
     for t in transitions:
         sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
         for s in sources:
-            table[(s, t["trigger"])] = s if t["dest"] == "=" else t["dest"]
+            table[(s, t["trigger"])] = t["dest"]
     return table
 
 
@@ -197,8 +197,7 @@ def mermaid(states: tuple[str, ...], transitions: tuple[dict[str, Any], ...], in
     for t in transitions:
         sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
         for s in sources:
-            dest = s if t["dest"] == "=" else t["dest"]
-            lines.append(f"    {s} --> {dest}: {t['trigger']}")
+            lines.append(f"    {s} --> {t['dest']}: {t['trigger']}")
     for s in states:
         if s in terminal:
             lines.append(f"    {s} --> [*]")

@@ -125,7 +125,8 @@ def test_config_option_and_its_errors(ws: Path, tmp_path: Path) -> None:
 
 
 def test_the_config_section_is_the_policy() -> None:
-    from autopack_core.config import AutopackConfig, load_config_text
+    from autopack_core.config import AutopackConfig
+    from autopack_core.config_load import load_config_text
     from autopack_core.patching import DEFAULT_POLICY, GovernancePolicy
 
     # One set of knobs with one set of defaults: config and CLI cannot drift.

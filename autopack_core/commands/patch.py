@@ -63,7 +63,7 @@ def _run(
     *,
     dry_run: bool,
 ) -> None:
-    from autopack_core.config import default_config_path, load_config
+    from autopack_core.config_load import default_config_path, load_config
     from autopack_core.patching import governed_apply, protect_config
 
     # The same policy a run in this workspace would use: its config's

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from autopack_core.commands.options import config_option
+from autopack_core.commands.options import config_option, workspace_db_option
 
 
 def _output_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -23,17 +23,6 @@ def _output_options(f: Callable[..., Any]) -> Callable[..., Any]:
         "--plain", is_flag=True, help="key=value lines instead of the live display (the default without a terminal)."
     )(f)
     return f
-
-
-def _db_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--db",
-        "db",
-        type=click.Path(dir_okay=False, path_type=Path),
-        default=None,
-        envvar="AUTOPACK_DB",
-        help="Event store (SQLite). Default: .autopack/autopack.db in the workspace. Also AUTOPACK_DB.",
-    )(f)
 
 
 def _progress_factory(as_json: bool, plain: bool) -> Callable[[Any], Any]:
@@ -74,7 +63,7 @@ def _hint(run_id: str, db: Path, code: int, workspace: Path | None = None) -> No
     help="The git repository the run works in.",
 )
 @config_option
-@_db_option
+@workspace_db_option
 @_output_options
 @click.pass_obj
 def run(
@@ -112,7 +101,7 @@ def run(
     help="The run's workspace (default: the one recorded in the run; its .autopack/autopack.db is the default store).",
 )
 @config_option
-@_db_option
+@workspace_db_option
 @_output_options
 @click.pass_obj
 def resume(
@@ -189,3 +178,6 @@ def demo(app: Any, directory: Path | None, as_json: bool, plain: bool) -> None:
         err=as_json,
     )
     sys.exit(code)
+
+
+COMMANDS = [run, resume, demo]

@@ -19,8 +19,9 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-import attrs
-
+# The policy's knobs belong to the config (its ``governance:`` section);
+# re-exported here for the checks below and their callers.
+from autopack_core.config import GovernancePolicy
 from autopack_core.events import Refusal
 from autopack_core.patching.fsaccess import LinkInPath
 
@@ -61,31 +62,6 @@ RULES = (
 )
 
 STATE_DIR = ".autopack"
-
-
-@attrs.frozen(kw_only=True)
-class GovernancePolicy:
-    """Limits a patch must respect. ``.git`` and ``.autopack`` are refused
-    whatever ``protected_paths`` says; the defaults list them so config that
-    prints the policy shows them.
-
-    - ``protected_paths``: glob patterns relative to the workspace. ``*``
-      stays within one path component, ``**`` crosses them, a trailing ``/``
-      means the directory and everything under it; a pattern that matches a
-      parent directory protects everything below it. Matching ignores case, as
-      case-insensitive file systems would.
-    - ``exec_protected_paths``: globs where setting the executable bit is
-      refused (hook directories that ``core.hooksPath`` commonly points at).
-    - ``fuzz``: how many context lines a hunk may lose at each end when it
-      does not match exactly (0 = as ``git apply`` by default).
-    """
-
-    protected_paths: tuple[str, ...] = (".git/", ".autopack/")
-    exec_protected_paths: tuple[str, ...] = (".githooks/", ".husky/")
-    allow_binary_patches: bool = False
-    max_file_bytes: int = 16 * 1024 * 1024
-    max_hunk_lines: int = 100_000
-    fuzz: int = 0
 
 
 DEFAULT_POLICY = GovernancePolicy()
