@@ -26,10 +26,11 @@ from autopack_core.executor.progress import Progress
 from autopack_core.executor.runner import start_run
 from autopack_core.hookspecs import hookimpl
 from autopack_core.plugins import load_plugins
-from autopack_core.projections import fold_run, view_to_dict
+from autopack_core.projections import fold_run
 from autopack_core.providers import ModelReply
 from autopack_core.store import EventStore
 from autopack_core.testing import make_git_workspace
+from autopack_core.views import view_to_dict
 
 BUILDER = st.sampled_from([GOOD_ADD, STALE_ADD, WRONG_ADD, "no edits in this reply"])
 AUDITOR = st.sampled_from([APPROVE, json.dumps({"verdict": "reject", "issues": ["no"]}), "maybe?"])

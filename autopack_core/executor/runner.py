@@ -25,7 +25,8 @@ from typing import Any
 import structlog
 
 from autopack_core import events as ev
-from autopack_core.config import AutopackConfig, default_config_path, load_config
+from autopack_core.config import AutopackConfig
+from autopack_core.config_load import default_config_path, load_config
 from autopack_core.errors import EXIT_BAD_INPUT, EXIT_FAILED, AutopackError, PlanError
 from autopack_core.executor.attempt import Cursor
 from autopack_core.executor.crashpoints import event_counter_observer
