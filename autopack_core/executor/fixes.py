@@ -551,7 +551,9 @@ def fallback(x: Executor, pid: str, fix: OpenFix) -> None:
     events: list[ev.Event] = []
     label = f"back to the checkpoint before execute_fix {fix.number}"
     if x.cursor.checkpoint != base:
-        events.append(ev.CheckpointCreated(commit=base, label=f"phase {pid} {label}", phase_id=pid, branch=x.cursor.branch))
+        events.append(
+            ev.CheckpointCreated(commit=base, label=f"phase {pid} {label}", phase_id=pid, branch=x.cursor.branch)
+        )
     elif reset or x.cursor.unclean:
         events.append(ev.WorkspaceReconciled(action="reset", commit=base, detail=label, phase_id=pid))
     c = x.cursor.phase(pid)
