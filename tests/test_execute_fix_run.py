@@ -169,6 +169,7 @@ def test_a_merge_conflict_injected_during_the_run_is_fixed_by_git_commands(
     assert "CONFLICT" in failed.output
     assert len(o.requests) == 3
     [taken] = [a for a in o.of("action_taken") if a.action == "execute_fix"]
+    assert "back to checkpoint" in taken.detail
     started, executed = o.of("fix_started"), o.of("fix_executed")
     assert [(e.stage, e.index) for e in started] == [(e.stage, e.index) for e in executed]
     assert [e.command for e in executed] == [*commands, verify]

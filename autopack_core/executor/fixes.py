@@ -65,6 +65,17 @@ FIX_OUTPUT_LIMIT = 8000
 FALLBACKS = ("retry_with_fix", "mark_fatal")
 #: The trailer of the checkpoint commit made after a fix when the Builder's step is retried.
 FIX_TRAILER = "Autopack-Fix"
+#: The label ending of that checkpoint.
+_AFTER = "after execute_fix"
+# The phase's end closes its fix.
+_CLOSING = (
+    ev.PhaseCompleted,
+    ev.PhaseFailed,
+    ev.PhaseMarkedFatal,
+    ev.PhaseSkipped,
+    ev.PhaseSuperseded,
+    ev.RollbackPerformed,
+)
 
 # Config git reads from the command line (GIT_CONFIG_COUNT) wins over every file. These switch
 # off what runs programs or reaches out: hooks, fsmonitor, pagers, editors, credential helpers,
@@ -168,14 +179,9 @@ def fix_state(x: Executor) -> FixHistory:
             fix.outcomes[(e.stage, e.index)] = e
         elif cls is ev.StepRetried:
             fix.retried = True
-        elif cls in (ev.PhaseCompleted, ev.PhaseFailed, ev.PhaseMarkedFatal, ev.PhaseSkipped, ev.PhaseSuperseded):
-            h.open.pop(pid, None)  # type: ignore[arg-type]
-        elif cls is ev.RollbackPerformed:
+        elif cls in _CLOSING:
             h.open.pop(pid, None)  # type: ignore[arg-type]
     return h
-
-
-_AFTER = "after execute_fix"
 
 
 def open_fix(x: Executor, pid: str) -> OpenFix | None:
