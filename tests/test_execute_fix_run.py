@@ -436,3 +436,86 @@ def test_no_fix_process_is_left_behind(tmp_path: Path) -> None:
         time.sleep(0.05)
     assert not _alive(bg)
     assert os.path.isabs(argv[0])
+
+
+# --- each command is checked right before it runs ---------------------------------------------
+
+
+def test_a_link_planted_by_an_earlier_command_is_caught_before_the_next_runs(
+    tmp_path: Path, scripted_server: ScriptedServer
+) -> None:
+    (tmp_path / "outside").mkdir()
+    ws = project(tmp_path)
+    os.symlink("../outside", ws / "lnk")
+    commit_all(ws, "a link out")
+    with_link = git(ws, "rev-parse", "HEAD").strip()
+    (ws / "lnk").unlink()
+    commit_all(ws, "the link removed")
+    # Both pass the gate (no lnk yet); the first restores a link leading out of the workspace.
+    commands = [f"git checkout {with_link} -- lnk", "git add lnk/x"]
+    fix = doctor("execute_fix", hint=HINT, fix_type="git", fix_commands=commands)
+    o = run_scenario(ws, scripted_server, [STALE_ADD, fix, GOOD_ADD, APPROVE])
+    assert o.code == 0, o.output
+    [ran] = o.of("fix_executed")
+    assert ran.command == commands[0] and ran.exit_code == 0
+    [refused] = o.of("fix_refused")
+    assert (refused.index, refused.rule) == (1, "path-outside-workspace")
+    assert [(e.stage, e.index) for e in o.of("fix_started")] == [("command", 0)]
+    assert not os.path.lexists(ws / "lnk")  # back to the checkpoint
+    assert os.listdir(tmp_path / "outside") == []
+    assert o.types()[-1] == "run_completed"
+
+
+# --- killed after each of the fix's effects, before its event ---------------------------------
+
+
+def _fix_outcome(ws: Path) -> dict[str, Any]:
+    db = db_of(ws)
+    types = event_types(db)
+    fix_commits = git(ws, "log", "--all", "--format=%(trailers:key=Autopack-Fix,valueonly)").split()
+    return {
+        "core": (ws / "app/core.py").read_text(),
+        "extra": sorted(p for p in ("fixed.txt", "left.txt") if (ws / p).exists()),
+        "status": git(ws, "status", "--porcelain"),
+        "last": types[-1],
+        "fix_executed": types.count("fix_executed"),
+        "fix_commits": len(fix_commits),
+        "head_files": sorted(git(ws, "ls-tree", "-r", "--name-only", "HEAD").split()),
+    }
+
+
+@pytest.mark.parametrize(
+    ("point", "commands"),
+    [
+        ("fix_checkpoint", ["touch fixed.txt"]),
+        ("fix_commit", ["touch fixed.txt"]),
+        ("fix_reset", ["touch left.txt", "mkdir app"]),
+    ],
+)
+def test_killed_after_a_fix_effect_resumes_to_the_same_end(tmp_path: Path, point: str, commands: list[str]) -> None:
+    answers = [
+        {"role": "builder", "prompt_contains": HINT, "text": GOOD_ADD},
+        {"role": "builder", "prompt_contains": ADD_GOAL, "text": STALE_ADD, "repeat": True},
+        {
+            "role": "doctor",
+            "repeat": True,
+            "text": doctor("execute_fix", hint=HINT, fix_type="file", fix_commands=commands),
+        },
+        {"role": "auditor", "repeat": True, "text": APPROVE},
+    ]
+    ends = []
+    for name, crash in (("ref", None), ("crash", point)):
+        ws = project(tmp_path / name)
+        recorded_config(ws, answers, FIX_ON)
+        if crash is None:
+            r = autopack("run", "plan.yaml", "--plain", cwd=ws)
+            assert r.returncode == 0, r.stdout + r.stderr
+        else:
+            assert fork_autopack("run", "plan.yaml", "--plain", cwd=ws, env={"AUTOPACK_TEST_CRASH_AT": crash}) == 137
+            [run_id] = run_ids(db_of(ws))
+            r = autopack("resume", run_id, "--plain", cwd=ws)
+            assert r.returncode == 0, r.stdout + r.stderr
+            assert autopack("verify", run_id, "--db", str(db_of(ws))).returncode == 0
+        ends.append(_fix_outcome(ws))
+    assert ends[0]["last"] == "run_completed" and ends[0]["fix_executed"] == len(commands)
+    assert ends[1] == ends[0]
