@@ -519,3 +519,30 @@ def test_killed_after_a_fix_effect_resumes_to_the_same_end(tmp_path: Path, point
         ends.append(_fix_outcome(ws))
     assert ends[0]["last"] == "run_completed" and ends[0]["fix_executed"] == len(commands)
     assert ends[1] == ends[0]
+
+
+# --- the Doctor's prompt ----------------------------------------------------------------------
+
+PROMPT_FIXES = [
+    ("git", "git merge --abort"),
+    ("git", "git diff --check"),
+    ("git", "git checkout --theirs -- src/app.py"),
+    ("git", "git add src/app.py"),
+    ("git", "git checkout HEAD -- tests/fixtures/data.json"),
+    ("git", "git diff --exit-code -- tests/fixtures/data.json"),
+    ("file", "mkdir -p build/reports"),
+]
+
+
+def test_the_doctor_prompt_examples_are_commands_a_run_allows(tmp_path: Path) -> None:
+    from autopack_core.contracts import FixContext
+
+    plugins = load_plugins()
+    text = " ".join(plugins.registry("roles")["doctor"].obj.default_template.split())
+    assert "execute_fix" in text and "merge conflict" in text and "missing" in text
+    ws = project(tmp_path)
+    types = plugins.registry("fix_types")
+    for fix_type, command in PROMPT_FIXES:
+        assert f'"{command}"' in text
+        verdict = types[fix_type].obj.check(command, FixContext(workspace=ws))
+        assert verdict.allowed, (command, verdict.line())
