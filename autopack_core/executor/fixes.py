@@ -194,13 +194,8 @@ def open_fix(x: Executor, pid: str) -> OpenFix | None:
 
 
 def _fix_types(x: Executor) -> dict[str, Any]:
-    types = getattr(x, "fix_types", None)
-    if types is None:
-        from autopack_core.plugins import load_plugins
-
-        types = {name: reg.obj for name, reg in load_plugins().registry("fix_types").items()}
-        x.fix_types = types  # type: ignore[attr-defined]
-    return types
+    # Set by the runner from the plugin registry (the executor does not load plugins itself).
+    return getattr(x, "fix_types", None) or {}
 
 
 def check_command(x: Executor, fix_type: str, command: str) -> FixVerdict:
