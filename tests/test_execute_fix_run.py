@@ -41,9 +41,10 @@ from executor_support import (
 from autopack_core.executor.progress import PlainProgress
 from autopack_core.executor.runner import start_run
 from autopack_core.plugins import load_plugins
-from autopack_core.projections import fold_run, view_to_dict
+from autopack_core.projections import fold_run
 from autopack_core.store import EventStore
 from autopack_core.testing import ScriptedServer
+from autopack_core.views import view_to_dict
 
 FIX_ON = """doctor:
   allow_execute_fix_global: true
