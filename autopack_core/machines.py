@@ -1,20 +1,23 @@
 """The run and phase lifecycles as ``transitions`` state machines.
 
 The machines are pure and synchronous: their callbacks do no I/O. Each
-transition is fired by exactly one event type (see ``trigger_for``). The live
-run (``RunSession`` in ``session.py``) drives real ``transitions`` machines;
-replay folds use ``TRANSITION_TABLE``, compiled from the same definitions, so
-rebuilding a long log does not build a machine object per phase.
+transition is fired by exactly one event type (see ``run_trigger`` and
+``phase_trigger``). ``RUN_TABLE`` and ``PHASE_TABLE`` are compiled from the
+same definitions (``tests/test_machines.py`` checks them against the
+``transitions`` machines for every state and trigger), so ``check`` (the one
+statement of what is legal, which ``RunSession`` calls before it appends) and
+the folds move states by table lookups instead of machine objects.
 ``docs/state-machines.md`` holds the mermaid diagrams generated from here.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping, Protocol, Sequence
 
 from transitions import Machine
 
 from autopack_core import events as ev
+from autopack_core.errors import IllegalTransition
 
 RUN_STATES = ("created", "running", "completed", "failed", "aborted", "rolled_back")
 RUN_TERMINAL = frozenset({"completed", "failed", "aborted", "rolled_back"})
@@ -47,7 +50,6 @@ PHASE_STATES = (
 )
 PHASE_ACTIVE = ("building", "applying", "auditing", "checking", "diagnosing", "fixing")
 PHASE_TERMINAL = frozenset({"completed", "failed", "skipped", "fatal", "rolled_back", "superseded"})
-RETRY_STEPS = ("building", "auditing", "checking")
 
 PHASE_TRANSITIONS: tuple[dict[str, Any], ...] = (
     {"trigger": "start", "source": "pending", "dest": "building"},
@@ -133,6 +135,110 @@ def _compile(transitions: tuple[dict[str, Any], ...]) -> dict[tuple[str, str], s
 
 RUN_TABLE = _compile(RUN_TRANSITIONS)
 PHASE_TABLE = _compile(PHASE_TRANSITIONS)
+
+
+# --- legality -----------------------------------------------------------------
+
+
+class PhaseState(Protocol):
+    """What ``check`` reads of a phase (``projections.PhaseView`` has it)."""
+
+    status: str
+
+    @property
+    def spec(self) -> Any: ...  # a ``PhaseSpec``: only ``optional`` is read
+
+
+class RunState(Protocol):
+    """What ``check`` reads of a run (``projections.RunView`` has it)."""
+
+    run_id: str
+    status: str
+
+    @property
+    def phases(self) -> Mapping[str, PhaseState]: ...
+
+
+_NOT_IN_A_RUN: dict[type, str] = {
+    ev.RunCreated: "the run already exists",
+    ev.RuleApproved: f"rule decisions belong to the {ev.RULES_STREAM} stream",
+    ev.RuleRejected: f"rule decisions belong to the {ev.RULES_STREAM} stream",
+}
+
+
+def check(view: RunState, events: Sequence[ev.Event]) -> None:
+    """Refuse the batch (``IllegalTransition``) unless every event is legal after the ones before it.
+
+    The one statement of what a run may record: the run machine must allow
+    each run trigger, every other event needs a running run, a phase event
+    needs a phase of the current plan whose machine allows its trigger, only
+    optional phases are skipped, and a run completes only when every phase is
+    finished. Pure: ``view`` is read, never changed.
+    """
+    phases = view.phases
+    run_state = view.status
+    # States this batch would reach, layered over the view, so the common
+    # one-event batch costs no copy of the phase table. ``plan`` (phase id ->
+    # optional) replaces the view's phase list once the batch revises the plan.
+    moved: dict[str, str] = {}
+    plan: dict[str, bool] | None = None
+
+    def state_of(pid: str) -> str | None:
+        state = moved.get(pid)
+        if state is not None:
+            return state
+        p = phases.get(pid)
+        if plan is None:
+            return p.status if p is not None else None
+        if pid not in plan:
+            return None
+        return p.status if p is not None else "pending"
+
+    for e in events:
+        cls = type(e)
+        refused = _NOT_IN_A_RUN.get(cls)
+        if refused is not None:
+            raise IllegalTransition(f"run {view.run_id}: {e.type}: {refused}")
+        pid = getattr(e, "phase_id", None)
+        if pid is not None and state_of(pid) is None:
+            raise IllegalTransition(f"run {view.run_id}: {e.type}: no phase {pid!r} in the plan")
+        trig = _RUN_TRIGGERS.get(cls)
+        if trig is None:
+            if run_state != "running":
+                raise IllegalTransition(f"run {view.run_id}: {e.type}: the run is {run_state}, not running")
+        else:
+            nxt = RUN_TABLE.get((run_state, trig))
+            if nxt is None:
+                raise IllegalTransition(f"run {view.run_id}: {e.type}: cannot {trig} a run that is {run_state}")
+            if trig == "complete":
+                ids = phases if plan is None else plan
+                open_phases = sorted(p for p in ids if state_of(p) not in PHASE_TERMINAL)
+                if open_phases:
+                    raise IllegalTransition(
+                        f"run {view.run_id}: {e.type}: phases not finished: {', '.join(open_phases)}"
+                    )
+            run_state = nxt
+        pt = phase_trigger(e)
+        if pt is not None:
+            pid, ptrig = pt
+            state = state_of(pid)
+            nxt = PHASE_TABLE.get((state, ptrig))  # type: ignore[arg-type]
+            if nxt is None:
+                raise IllegalTransition(f"run {view.run_id}: {e.type}: phase {pid!r} cannot {ptrig} while {state}")
+            if ptrig == "skip" and not (plan[pid] if plan is not None else phases[pid].spec.optional):
+                raise IllegalTransition(
+                    f"run {view.run_id}: {e.type}: phase {pid!r} is not optional and cannot be skipped"
+                )
+            moved[pid] = nxt
+        if cls is ev.PlanRevised:
+            # As the fold does: phases that started stay, the pending rest is
+            # replaced by the revision's list.
+            current = plan if plan is not None else {p: v.spec.optional for p, v in phases.items()}
+            revised = {p: opt for p, opt in current.items() if state_of(p) != "pending"}
+            for spec in e.phases:  # type: ignore[attr-defined]
+                if spec.id not in revised:
+                    revised[spec.id] = spec.optional
+            plan = revised
 
 
 class RunModel:

@@ -1,9 +1,10 @@
 """Projections: the state Autopack shows, as pure folds over events.
 
 ``RunView.apply`` is the one place an event changes a run's state. Replay
-(``fold_run``) moves statuses with the compiled transition tables; the live
-session moves them with real ``transitions`` machines and then calls the same
-``apply``, so the two can be compared (the hypothesis test does).
+(``fold_run``) and the live session (after ``machines.check`` has passed the
+batch) both call it, moving statuses with the transition tables compiled from
+the ``transitions`` machines, so rebuilding from the log gives the live state
+(the hypothesis tests check both).
 """
 
 from __future__ import annotations
