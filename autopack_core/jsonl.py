@@ -131,8 +131,13 @@ def import_run(store: EventStore, src: IO[bytes], name: str) -> tuple[str, int]:
                 batch.clear()
         if footer is None:
             raise ImportFormatError(f"{name}: ends after {count} events without the end-of-export line (truncated)")
-        if footer.get("events") != count or footer.get("last_hash") != prev:
-            raise ImportFormatError(f"{name}: the end-of-export line says {footer.get('events')} events; found {count}")
+        if footer.get("events") != count:
+            raise ImportFormatError(f"{name}: the end-of-export line says {footer.get('events')!r} events; found {count}")
+        if footer.get("last_hash") != prev:
+            raise ImportFormatError(
+                f"{name}: the end-of-export line's last_hash {footer.get('last_hash')!r} is not the hash of the last "
+                f"event (seq {count}: {prev!r}); the footer was edited or belongs to another export"
+            )
         if count == 0:
             raise ImportFormatError(f"{name}: the export holds no events")
         store.insert_raw(batch)

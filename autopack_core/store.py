@@ -15,7 +15,7 @@ import logging
 import os
 import sqlite3
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import attrs
 import sqlite_utils
@@ -78,7 +78,18 @@ Observer = Callable[[Sequence[Envelope]], None]
 
 
 class EventStore:
-    """Appends and streams events. One instance per database file and process."""
+    """Appends and streams events. One instance per database file and process.
+
+    ``readonly=True`` (or ``EventStore.open(path, codec, readonly=True)``) is
+    for commands that only read: the file is opened with SQLite's
+    ``mode=ro``, so nothing, not even the journal mode, is written, and a
+    missing, empty or foreign file is refused instead of being made a store.
+    A writable store is created and migrated as needed, and switched to WAL
+    only once it is known to be Autopack's. With ``discard_if_refused=True``
+    a store this instance created is removed again (with the folders made
+    for it) when the ``with`` block around it raises, so a refused write
+    leaves nothing behind.
+    """
 
     def __init__(
         self,
@@ -89,30 +100,57 @@ class EventStore:
         observers: Sequence[Observer] = (),
         clock: Callable[[], str] = utc_now_iso,
         create: bool = True,
+        readonly: bool = False,
+        discard_if_refused: bool = False,
     ) -> None:
         self.path = Path(path)
         self.codec = codec
         self.clock = clock
+        self.readonly = readonly
         self.observers = list(observers)
         self.observer_errors: list[Exception] = []
         self._heads: dict[str, tuple[int, str]] = {}
         self._batch: list[Envelope] | None = None
+        self._made: list[Path] = []  # the file and folders this instance created, deepest first
         if not self.path.exists():
-            if not create:
+            if readonly or not create:
                 raise StoreError(f"{self.path}: no such event store")
+            missing = [d for d in (self.path.parent, *self.path.parent.parents) if not d.exists()]
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._made = [self.path, *missing]
         else:
             _check_magic(self.path)
+            if readonly and self.path.stat().st_size == 0:
+                raise ForeignDatabaseError(f"{self.path}: an empty file, not an Autopack event store")
+        self._discard = discard_if_refused and bool(self._made)
+        conn = None
         try:
-            conn = sqlite3.connect(str(self.path), check_same_thread=False)
+            if readonly:
+                uri = Path(os.path.abspath(self.path)).as_uri() + "?mode=ro"
+                conn = sqlite3.connect(uri, uri=True, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(str(self.path), check_same_thread=False)
             self.db = sqlite_utils.Database(conn, execute_plugins=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
             conn.execute("PRAGMA busy_timeout=5000")
+            # Every check that can refuse the file reads only: a foreign
+            # database must come out of a refusal byte for byte unchanged.
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            raise ForeignDatabaseError(f"{self.path}: not a usable SQLite database ({exc})") from exc
+            if not readonly:
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            self._remove_made()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise ForeignDatabaseError(f"{self.path}: not a usable SQLite database ({exc})") from exc
+            raise
         self.conn = conn
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], codec: EventCodec, *, readonly: bool = False, **options: Any) -> "EventStore":
+        """Open a store; ``readonly=True`` for commands that must not write (see the class)."""
+        return cls(path, codec, readonly=readonly, **options)
 
     # -- schema ------------------------------------------------------------
 
@@ -123,13 +161,33 @@ class EventStore:
             raise ForeignDatabaseError(
                 f"{self.path}: not an Autopack event store (it holds tables {', '.join(sorted(names))})"
             )
+        if not names and self.readonly:
+            raise ForeignDatabaseError(f"{self.path}: an empty SQLite database, not an Autopack event store")
         newer = applied - KNOWN_MIGRATIONS
         if newer:
             raise SchemaVersionError(
                 f"{self.path}: written by a newer Autopack (unknown schema migrations: "
                 f"{', '.join(sorted(newer))}); upgrade Autopack to read it"
             )
-        migrations.apply(self.db)
+        pending = KNOWN_MIGRATIONS - applied
+        if pending and self.readonly:
+            raise SchemaVersionError(
+                f"{self.path}: written by an older Autopack (schema migrations not applied: "
+                f"{', '.join(sorted(pending))}); a command that writes to the store upgrades it"
+            )
+        if pending:
+            migrations.apply(self.db)
+
+    def _remove_made(self) -> None:
+        for made in self._made:
+            if made == self.path:
+                for suffix in ("", "-wal", "-shm", "-journal"):
+                    with contextlib.suppress(OSError):
+                        os.unlink(f"{made}{suffix}")
+            else:
+                with contextlib.suppress(OSError):
+                    made.rmdir()  # only if still empty
+        self._made = []
 
     def close(self) -> None:
         self.conn.close()
@@ -137,8 +195,10 @@ class EventStore:
     def __enter__(self) -> "EventStore":
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         self.close()
+        if exc_type is not None and self._discard:
+            self._remove_made()
 
     # -- writing -----------------------------------------------------------
 
@@ -184,6 +244,8 @@ class EventStore:
         self._notify(done)
 
     def _begin(self) -> None:
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only; nothing can be appended")
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
@@ -260,6 +322,8 @@ class EventStore:
 
     def insert_raw(self, rows: Sequence[RawRow]) -> None:
         """Insert already-hashed rows (import). The caller owns the transaction."""
+        if self.readonly:
+            raise StoreError(f"{self.path}: opened read-only; nothing can be imported")
         self.conn.executemany(
             "INSERT INTO events (run_id, seq, ts, type, payload, hash) VALUES (?, ?, ?, ?, ?, ?)",
             [(r.run_id, r.seq, r.ts, r.type, r.payload, r.hash) for r in rows],

@@ -24,7 +24,7 @@ def runs(app: AppContext, db: Path) -> None:
     from autopack_core.queries import summarize_runs
     from autopack_core.views import render_runs_table
 
-    with app.open_store(db) as store:
+    with app.open_store(db, readonly=True) as store:
         rows = summarize_runs(store)
     if not rows:
         click.echo("no runs")
@@ -42,7 +42,7 @@ def show(app: AppContext, run: str, as_json: bool, db: Path) -> None:
     from autopack_core.queries import run_view
     from autopack_core.views import render_view, view_to_dict
 
-    with app.open_store(db) as store:
+    with app.open_store(db, readonly=True) as store:
         view = run_view(store, run)
     if as_json:
         import orjson
@@ -63,7 +63,7 @@ def events(app: AppContext, run: str, as_json: bool, types: tuple[str, ...], db:
     from autopack_core.jsonl import event_line, summarize_payload
     from autopack_core.queries import event_rows
 
-    with app.open_store(db) as store:
+    with app.open_store(db, readonly=True) as store:
         out = click.get_text_stream("stdout")
         for row in event_rows(store, run, types):
             if as_json:
@@ -81,7 +81,7 @@ def export_cmd(app: AppContext, run: str, output: Path | None, db: Path) -> None
     """Write a run's events as JSON Lines."""
     from autopack_core.jsonl import export_run
 
-    with app.open_store(db) as store:
+    with app.open_store(db, readonly=True) as store:
         run_id = store.resolve_run(run)
         if output is None:
             export_run(store, run_id, sys.stdout.buffer)
@@ -101,16 +101,16 @@ def import_cmd(app: AppContext, file: Path, db: Path) -> None:
     """Read a run exported as JSON Lines (FILE or - for stdin) into the store."""
     from autopack_core.jsonl import import_run
 
-    with app.open_store(db, create=True) as store:
-        if str(file) == "-":
-            run_id, count = import_run(store, sys.stdin.buffer, "<stdin>")
-        else:
-            try:
-                fh = open(file, "rb")
-            except OSError as exc:
-                raise AutopackError(f"{file}: {exc.strerror}") from exc
-            with fh:
-                run_id, count = import_run(store, fh, str(file))
+    if str(file) == "-":
+        src, name = sys.stdin.buffer, "<stdin>"
+    else:
+        try:
+            src, name = open(file, "rb"), str(file)
+        except OSError as exc:
+            raise AutopackError(f"{file}: {exc.strerror}") from exc
+    # A refused import leaves no store behind if it was the one to create it.
+    with src, app.open_store(db, create=True, discard_if_refused=True) as store:
+        run_id, count = import_run(store, src, name)
     click.echo(f"imported run {run_id} ({count} events)")
 
 
@@ -122,7 +122,7 @@ def verify(app: AppContext, run: str | None, db: Path) -> None:
     """Check the hash chain of one run (or all) and report the first bad event."""
     from autopack_core.integrity import verify_store
 
-    with app.open_store(db) as store:
+    with app.open_store(db, readonly=True) as store:
         run_ids = [store.resolve_run(run)] if run else None
         problems, checked = verify_store(store, run_ids)
     for p in problems:

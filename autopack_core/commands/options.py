@@ -29,12 +29,29 @@ class AppContext:
     def __init__(self, plugins: "PluginSet") -> None:
         self.plugins = plugins
 
-    def open_store(self, db: Path, *, create: bool = False, durable: bool = True) -> "EventStore":
+    def open_store(
+        self,
+        db: Path,
+        *,
+        create: bool = False,
+        durable: bool = True,
+        readonly: bool = False,
+        discard_if_refused: bool = False,
+    ) -> "EventStore":
+        """The store at ``db``; ``readonly`` for commands that only read (they never create, migrate or write it)."""
         from autopack_core.store import EventStore
 
         if not create and not db.exists():
             raise AutopackError(f"no event store at {db} (pass --db PATH or set {DB_ENV})")
-        return EventStore(db, self.plugins.codec, durable=durable, observers=[self._notify], create=create)
+        return EventStore.open(
+            db,
+            self.plugins.codec,
+            readonly=readonly,
+            durable=durable,
+            observers=[self._notify],
+            create=create,
+            discard_if_refused=discard_if_refused,
+        )
 
     def _notify(self, envelopes: Sequence[Any]) -> None:
         self.plugins.hook.event_appended(envelopes=envelopes)
