@@ -8,23 +8,42 @@
   strong model; otherwise complex -> strong, routine -> cheap.
 - ``should_escalate_doctor_model``: ask the strong model again only when the
   cheap one answered with low confidence after 2+ attempts.
+
+The counts come from the run's projection (``RunView``): ``health_ratio`` and
+``doctor_budget_exhausted`` take the view, so nothing here counts events itself.
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from autopack_core import events as ev
 from autopack_core.config import AutopackConfig, DoctorConfig, HealthBudgetConfig
+
+if TYPE_CHECKING:
+    from autopack_core.projections import RunView
 
 DEFAULT_DOCTOR = DoctorConfig()
 
 
 def health_ratio(
-    *, http_5xx: int = 0, patch_failures: int = 0, total_failures: int = 0, budget: HealthBudgetConfig | None = None
+    view: "RunView | None" = None,
+    *,
+    http_5xx: int = 0,
+    patch_failures: int = 0,
+    total_failures: int = 0,
+    budget: HealthBudgetConfig | None = None,
 ) -> float:
-    """The run's health ratio: the largest used/limit over the health budget's kinds."""
+    """The run's health ratio: the largest used/limit over the health budget's kinds.
+
+    Pass the run's ``view``: its fold holds the counts (HTTP 5xx answers, refused
+    patches, classified failures), so the live run and a run rebuilt from its log
+    get the same ratio. The keyword counts are for figures from elsewhere and
+    are ignored when a view is given.
+    """
     b = budget or HealthBudgetConfig()
+    if view is not None:
+        http_5xx, patch_failures, total_failures = view.http_5xx, view.patch_failures, view.total_failures
     return max(http_5xx / b.max_http_5xx, patch_failures / b.max_patch_failures, total_failures / b.max_total_failures)
 
 
@@ -76,9 +95,23 @@ def should_escalate_doctor_model(config: AutopackConfig, *, current_model: str, 
 
 
 def doctor_budget_exhausted(
-    *, calls_in_phase: int, calls_in_run: int, doctor: DoctorConfig = DEFAULT_DOCTOR, phase_id: str | None = None
+    *,
+    calls_in_phase: int = 0,
+    calls_in_run: int = 0,
+    doctor: DoctorConfig = DEFAULT_DOCTOR,
+    phase_id: str | None = None,
+    view: "RunView | None" = None,
 ) -> ev.BudgetExhausted | None:
-    """The event to record instead of calling the Doctor again, or None if calls remain."""
+    """The event to record instead of calling the Doctor again, or None if calls remain.
+
+    The run's budget is checked first: once it is spent the event's scope is
+    ``run`` (the run stops) even if the phase's budget is spent too. Given the
+    run's ``view``, the call counts are its fold's (``phase_id`` names the phase).
+    """
+    if view is not None:
+        calls_in_run = view.doctor_calls
+        phase = view.phases.get(phase_id) if phase_id is not None else None
+        calls_in_phase = phase.doctor_calls if phase is not None else 0
     if calls_in_run >= doctor.max_calls_per_run:
         return ev.BudgetExhausted(
             scope="run", budget="doctor.max_calls_per_run", used=float(calls_in_run), limit=float(doctor.max_calls_per_run), phase_id=phase_id

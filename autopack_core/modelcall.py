@@ -120,7 +120,8 @@ class ModelCaller:
     :param kinds: provider kind -> factory (or the ``Registered`` entries of
         ``PluginSet.registry("providers")``).
     :param record: receives the events of each call, in order; optional.
-    :param quotas: checked before each call and fed each answer; optional.
+    :param quotas: checked before each call; optional. Give it the run's view
+        (``QuotaTracker(config, session.view)``) so the quotas read the run's own fold.
     """
 
     def __init__(

@@ -34,6 +34,11 @@ class Usage:
     output_tokens: int = 0
     cost_usd: float = 0.0
 
+    @property
+    def tokens(self) -> int:
+        """Input and output tokens together (what token quotas count)."""
+        return self.input_tokens + self.output_tokens
+
     def add(self, e: ev.ModelCallAnswered) -> None:
         self.calls += 1
         self.input_tokens += e.input_tokens
@@ -51,6 +56,7 @@ class PhaseView:
     doctor_calls: int = 0
     execute_fixes: int = 0
     usage: Usage = attrs.Factory(Usage)
+    patch_failures: int = 0
 
     @property
     def id(self) -> str:
@@ -131,6 +137,8 @@ class RunView:
                 self.http_5xx += 1
         elif cls is ev.PatchRefused:
             self.patch_failures += 1
+            if e.phase_id in self.phases:
+                self.phases[e.phase_id].patch_failures += 1
         elif cls is ev.ErrorClassified:
             self.failures[e.category] = self.failures.get(e.category, 0) + 1
             phase = self.phases[e.phase_id]
@@ -181,6 +189,23 @@ class RunView:
             self.fix_commands_refused += 1
             if e.requires_manual:
                 self.fix_commands_manual += 1
+
+
+# The events whose figures budgets and quotas are made of; ``count`` folds
+# these alone, the same way ``apply`` does.
+BUDGET_EVENTS = frozenset({ev.ModelCallAnswered, ev.ModelCallFailed, ev.PatchRefused})
+
+
+def count(view: RunView, events: Iterable[ev.Event]) -> None:
+    """Fold only the budget figures of ``events`` (usage, 5xx, patch failures) into ``view``.
+
+    For model calls made outside a run (``autopack prompt``): there is no log,
+    so no sequence numbers and no transitions, but the figures are added by the
+    same code as a run's (``RunView.apply``).
+    """
+    for e in events:
+        if type(e) in BUDGET_EVENTS:
+            view._data(e)
 
 
 def fold_run(envelopes: Iterable[Envelope], run_id: str | None = None) -> RunView:

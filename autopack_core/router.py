@@ -15,6 +15,7 @@ import attrs
 from autopack_core import events as ev
 from autopack_core.config import AutopackConfig, Limit, RouteOverride, TierModels
 from autopack_core.errors import ConfigError
+from autopack_core.projections import RunView, Usage, count
 
 # Re-exported: the Doctor's routing rules are part of the router's API.
 from autopack_core.doctor_routing import (  # noqa: F401
@@ -113,10 +114,14 @@ class Router:
 # --- quotas -----------------------------------------------------------------
 
 
-@attrs.define
+@attrs.frozen
 class _Used:
     tokens: int = 0
     cost_usd: float = 0.0
+
+
+def _used(usage: Usage | None) -> _Used:
+    return _Used() if usage is None else _Used(usage.tokens, usage.cost_usd)
 
 
 def _over(scope_name: str, used: _Used, limit: Limit, phase_id: str | None) -> ev.BudgetExhausted | None:
@@ -132,30 +137,41 @@ def _over(scope_name: str, used: _Used, limit: Limit, phase_id: str | None) -> e
 
 
 class QuotaTracker:
-    """Token and cost used per run and per model, folded from answered calls.
+    """The token and cost quotas, checked against the usage a run's view folds.
 
-    Build it from a resumed run's events with ``observe(events)``; the
-    ``ModelCaller`` feeds it each new answer and asks ``check`` before a call.
+    Give it the live run's view (``QuotaTracker(config, session.view)``): it
+    then counts nothing itself, every answer the session records is in the
+    view, and after a resume the view rebuilt from the log gives the same
+    figures. Without a view it folds what ``observe`` is given into a view of
+    its own, with the same code (calls outside any run, e.g. ``autopack prompt``).
+    The ``ModelCaller`` asks ``check`` before each call.
     """
 
-    def __init__(self, config: AutopackConfig) -> None:
+    def __init__(self, config: AutopackConfig, view: RunView | None = None) -> None:
         self.quotas = config.quotas
-        self.run = _Used()
-        self.per_model: dict[str, _Used] = {}
+        self._own = view is None
+        self.view = RunView("") if view is None else view
 
     def observe(self, events: Iterable[ev.Event]) -> None:
-        for e in events:
-            if type(e) is ev.ModelCallAnswered:
-                tokens = e.input_tokens + e.output_tokens
-                self.run.tokens += tokens
-                self.run.cost_usd += e.cost_usd
-                m = self.per_model.setdefault(e.model, _Used())
-                m.tokens += tokens
-                m.cost_usd += e.cost_usd
+        """Fold answers into the tracker's own view; a tracker reading a run's view has them already."""
+        if self._own:
+            count(self.view, events)
+
+    @property
+    def run(self) -> _Used:
+        """Tokens and cost used by the whole run."""
+        return _used(self.view.usage)
+
+    @property
+    def per_model(self) -> dict[str, _Used]:
+        """Tokens and cost used per model."""
+        return {m: _used(u) for m, u in self.view.usage_by_model.items()}
 
     def check(self, model: str, *, phase_id: str | None = None) -> ev.BudgetExhausted | None:
         """The ``BudgetExhausted`` event to record if a call to ``model`` would exceed a quota."""
         over = _over("quotas.run", self.run, self.quotas.run, phase_id)
         if over is None and model in self.quotas.per_model:
-            over = _over(f"quotas.per_model.{model}", self.per_model.get(model, _Used()), self.quotas.per_model[model], phase_id)
+            over = _over(
+                f"quotas.per_model.{model}", _used(self.view.usage_by_model.get(model)), self.quotas.per_model[model], phase_id
+            )
         return over

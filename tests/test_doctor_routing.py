@@ -153,3 +153,38 @@ def test_doctor_call_budgets():
         scope="phase", budget="doctor.max_calls_per_phase", used=2, limit=2, phase_id="p"
     )
     assert doctor_budget_exhausted(calls_in_phase=0, calls_in_run=10, doctor=d).budget == "doctor.max_calls_per_run"
+
+
+# --- gaps left by mutation testing ------------------------------------------
+
+TIERS = load_config_text(
+    "models:\n  cheap-doc: {provider: recorded, tier: cheap}\n  strong-doc: {provider: recorded, tier: strong}\n"
+    "  big-other: {provider: recorded, tier: strong}\n  small-other: {provider: recorded, tier: cheap}\n"
+    "doctor:\n  cheap_model: cheap-doc\n  strong_model: strong-doc\n"
+)
+
+
+@given(confidence=st.floats(0, 1, allow_nan=False), attempts=st.integers(0, 20))
+def test_already_strong_is_judged_by_tier_not_by_name(confidence, attempts):
+    # A strong-tier model that is not the Doctor's configured strong model still counts as strong.
+    assert should_escalate_doctor_model(TIERS, current_model="big-other", confidence=confidence, attempts=attempts) is False
+    # A cheap-tier model of another name escalates by the same rule as the configured cheap one.
+    assert should_escalate_doctor_model(TIERS, current_model="small-other", confidence=confidence, attempts=attempts) == (
+        confidence < 0.6 and attempts >= 2
+    )
+
+
+def test_prior_escalated_action_defaults_to_false():
+    routine = {k: v for k, v in ROUTINE.items() if k != "prior_escalated_action"}
+    assert is_complex_failure(**routine) is False
+
+
+def test_a_spent_run_budget_is_run_scoped_even_when_the_phase_budget_is_spent_too():
+    d = DoctorConfig()
+    assert doctor_budget_exhausted(calls_in_phase=0, calls_in_run=10, doctor=d, phase_id="p") == ev.BudgetExhausted(
+        scope="run", budget="doctor.max_calls_per_run", used=10, limit=10, phase_id="p"
+    )
+    both = doctor_budget_exhausted(calls_in_phase=5, calls_in_run=12, doctor=d, phase_id="p")
+    assert (both.scope, both.budget, both.used) == ("run", "doctor.max_calls_per_run", 12)
+    phase_only = doctor_budget_exhausted(calls_in_phase=2, calls_in_run=9, doctor=d, phase_id="p")
+    assert (phase_only.scope, phase_only.budget) == ("phase", "doctor.max_calls_per_phase")
