@@ -7,7 +7,10 @@ under ``type``; an unknown tag is ``UnknownEventType``, never a ``KeyError``.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Union
+import typing
+from typing import Any, Callable, Iterable, Union
+
+import attrs
 
 import cattrs
 import orjson
@@ -58,22 +61,28 @@ class EventCodec:
             tag: self.converter.get_structure_hook(cls) for tag, cls in by_tag.items()
         }
         self._unstructure_union = self.converter.get_unstructure_hook(self.union)
-        # Classes whose fields are all JSON scalars can be rebuilt from rows
-        # this codec wrote itself by calling the class; the rest (tuples,
-        # nested classes) need the converter to turn lists back into tuples.
-        self._flat = {tag: cls for tag, cls in by_tag.items() if _is_flat(cls)}
+        # Rows this codec wrote itself are rebuilt by a function made once per
+        # class (lists back to tuples, nested dicts to their classes) instead
+        # of the converter's per-field checks; a class with a field type it
+        # does not know keeps the converter.
+        self._trusted = {tag: b for tag, cls in by_tag.items() if (b := _trusted_builder(cls)) is not None}
+        self._unstructure_by_class = {cls: self.converter.get_unstructure_hook(cls) for cls in by_tag.values()}
 
     def to_dict(self, event: Event) -> dict[str, Any]:
         return self._unstructure_union(event)
 
     def encode(self, event: Event) -> bytes:
-        """Canonical JSON bytes, ``type`` first (the union's tag)."""
-        if type(event).type not in self.types:
-            raise UnknownEventType(type(event).type, _plugin_hint(type(event).type))
+        """Canonical JSON bytes: the class's fields in order, then its ``type`` tag (the union's layout)."""
+        cls = type(event)
+        hook = self._unstructure_by_class.get(cls)
+        if hook is None or self.types.get(cls.type) is not cls:
+            raise UnknownEventType(cls.type, _plugin_hint(cls.type))
         try:
-            return orjson.dumps(self._unstructure_union(event))
+            data = hook(event)
+            data["type"] = cls.type
+            return orjson.dumps(data)
         except (orjson.JSONEncodeError, TypeError) as exc:
-            raise EventDecodeError(f"cannot store {type(event).type!r} as JSON: {exc}") from exc
+            raise EventDecodeError(f"cannot store {cls.type!r} as JSON: {exc}") from exc
 
     def decode(self, tag: str, payload: bytes | str, where: str = "") -> Event:
         hook = self._structure.get(tag)
@@ -91,27 +100,92 @@ class EventCodec:
         """Decode a payload this codec encoded (the store's own rows).
 
         Rows in the store were written by ``encode`` and are covered by the
-        hash chain, so scalar-only events skip per-field type checks; imports
-        and anything else from outside go through ``decode``.
+        hash chain, so they skip the per-field type checks; anything that does
+        not fit (and imports and everything else from outside, which go
+        through ``decode``) gets the strict decoder and its error.
         """
-        cls = self._flat.get(tag)
-        if cls is None:
-            return self.decode(tag, payload, where)
-        try:
-            data = orjson.loads(payload)
-            del data["type"]
-            return cls(**data)
-        except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
-            return self.decode(tag, payload, where)
+        build = self._trusted.get(tag)
+        if build is not None:
+            try:
+                data = orjson.loads(payload)
+                del data["type"]
+                return build(data)
+            except (orjson.JSONDecodeError, TypeError, KeyError, AttributeError, ValueError):
+                pass
+        return self.decode(tag, payload, where)
 
 
 _SCALARS = {str, int, float, bool, str | None, int | None, float | None}
 
 
-def _is_flat(cls: type) -> bool:
-    import attrs
+def _trusted_builder(cls: type) -> Callable[[dict[str, Any]], Any] | None:
+    """A function that builds ``cls`` from the dict ``encode`` made of it, or None if a field type is not handled."""
+    convert: list[tuple[str, Callable[[Any], Any]]] = []
+    for f in attrs.fields(attrs.resolve_types(cls)):
+        conv = _trusted_field(f.type)
+        if conv is _UNHANDLED:
+            return None
+        if conv is not None:
+            convert.append((f.name, conv))
+    if not convert:
+        return lambda data: cls(**data)
+    steps = tuple(convert)
 
-    return all(f.type in _SCALARS for f in attrs.fields(attrs.resolve_types(cls)))
+    def build(data: dict[str, Any]) -> Any:
+        for name, conv in steps:
+            if name in data:  # absent: a row from before the field existed takes its default
+                data[name] = conv(data[name])
+        return cls(**data)
+
+    return build
+
+
+_UNHANDLED: Any = object()
+
+
+def _trusted_field(t: Any) -> Callable[[Any], Any] | None:
+    """How to turn the JSON of a field of type ``t`` back into it: None if as is."""
+    if t in _SCALARS:
+        return None
+    origin, args = typing.get_origin(t), typing.get_args(t)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        inner = _trusted_field(args[0])
+        if inner is _UNHANDLED:
+            return _UNHANDLED
+        if inner is None:
+            return _list_to_tuple
+        return lambda v: tuple(inner(x) for x in _list(v))  # type: ignore[misc]
+    if origin is tuple and args and Ellipsis not in args and all(a in _SCALARS for a in args):
+        n = len(args)
+        return lambda v: _fixed_tuple(v, n)
+    if isinstance(t, type) and attrs.has(t):
+        build = _trusted_builder(t)
+        return _UNHANDLED if build is None else lambda v: build(_dict(v))  # type: ignore[misc]
+    return _UNHANDLED
+
+
+def _list(v: Any) -> list[Any]:
+    if type(v) is not list:
+        raise TypeError(f"expected a list, got {type(v).__name__}")
+    return v
+
+
+def _list_to_tuple(v: Any) -> tuple[Any, ...]:
+    if type(v) is not list:
+        raise TypeError(f"expected a list, got {type(v).__name__}")
+    return tuple(v)
+
+
+def _fixed_tuple(v: Any, n: int) -> tuple[Any, ...]:
+    if type(v) is not list or len(v) != n:
+        raise TypeError(f"expected a list of {n}")
+    return tuple(v)
+
+
+def _dict(v: Any) -> dict[str, Any]:
+    if type(v) is not dict:
+        raise TypeError(f"expected an object, got {type(v).__name__}")
+    return v
 
 
 def strict_converter() -> cattrs.Converter:

@@ -102,6 +102,12 @@ _PHASE_TRIGGERS: dict[type, str] = {
 }
 
 
+#: Event classes that fire a run trigger / may fire a phase trigger: a fold
+#: asks ``run_trigger`` and ``phase_trigger`` about these alone.
+RUN_EVENT_TYPES = frozenset(_RUN_TRIGGERS)
+PHASE_EVENT_TYPES = frozenset(_PHASE_TRIGGERS) | {ev.AuditVerdict, ev.ActionTaken, ev.StepRetried, ev.RollbackPerformed}
+
+
 def run_trigger(event: ev.Event) -> str | None:
     """The run-machine trigger an event fires, if any."""
     return _RUN_TRIGGERS.get(type(event))

@@ -9,13 +9,21 @@ the ``transitions`` machines, so rebuilding from the log gives the live state
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import attrs
 
 from autopack_core import events as ev
 from autopack_core.events import Envelope
-from autopack_core.machines import PHASE_TABLE, PHASE_TERMINAL, RUN_TABLE, phase_trigger, run_trigger
+from autopack_core.machines import (
+    PHASE_EVENT_TYPES,
+    PHASE_TABLE,
+    PHASE_TERMINAL,
+    RUN_EVENT_TYPES,
+    RUN_TABLE,
+    phase_trigger,
+    run_trigger,
+)
 from autopack_core.plan import PhaseSpec
 
 # (scope "run" | "phase", phase id or "", current state, trigger) -> new state
@@ -106,89 +114,162 @@ class RunView:
         e = env.event
         self.seq = env.seq
         self.last_ts = env.ts
-        if isinstance(e, ev.RunCreated):
+        cls = type(e)
+        if cls is ev.RunCreated:
             self.goal = e.goal
             self.created_ts = env.ts
             self.workspace = e.workspace
             self.phases = {p.id: PhaseView(p) for p in e.phases}
             return
-        trig = run_trigger(e)
-        if trig is not None:
-            self.status = transition("run", "", self.status, trig)
-        pt = phase_trigger(e)
-        if pt is not None:
-            pid, ptrig = pt
-            phase = self.phases[pid]
-            phase.status = transition("phase", pid, phase.status, ptrig)
-            if ptrig == "start" or ptrig == "retry_building":
-                phase.attempts += 1
-        self._data(e)
+        if cls in RUN_EVENT_TYPES:
+            self.status = transition("run", "", self.status, run_trigger(e))  # type: ignore[arg-type]
+        if cls in PHASE_EVENT_TYPES:
+            pt = phase_trigger(e)
+            if pt is not None:
+                pid, ptrig = pt
+                phase = self.phases[pid]
+                phase.status = transition("phase", pid, phase.status, ptrig)
+                if ptrig == "start" or ptrig == "retry_building":
+                    phase.attempts += 1
+        fold = _FOLDS.get(cls)
+        if fold is not None:
+            fold(self, e)
 
-    def _data(self, e: ev.Event) -> None:
-        cls = type(e)
-        if cls is ev.ModelCallAnswered:
-            self.usage.add(e)
-            self.usage_by_model.setdefault(e.model, Usage()).add(e)
-            self.usage_by_role.setdefault(e.role, Usage()).add(e)
-            if e.phase_id in self.phases:
-                self.phases[e.phase_id].usage.add(e)
-        elif cls is ev.ModelCallFailed:
-            if e.status is not None and e.status >= 500:
-                self.http_5xx += 1
-        elif cls is ev.PatchRefused:
-            self.patch_failures += 1
-            if e.phase_id in self.phases:
-                self.phases[e.phase_id].patch_failures += 1
-        elif cls is ev.ErrorClassified:
-            self.failures[e.category] = self.failures.get(e.category, 0) + 1
-            phase = self.phases[e.phase_id]
-            phase.errors[e.category] = phase.errors.get(e.category, 0) + 1
-            phase.last_signature = e.signature
-        elif cls is ev.DoctorInvoked:
-            self.doctor_calls += 1
-            self.phases[e.phase_id].doctor_calls += 1
-        elif cls is ev.ActionTaken:
-            if e.action == "execute_fix":
-                self.phases[e.phase_id].execute_fixes += 1
-        elif cls is ev.HintRecorded:
-            self.hints.append((e.category, e.hint, e.phase_id))
-        elif cls is ev.ModelEscalated:
-            self.escalations += 1
-        elif cls is ev.RunResumed:
-            self.resumes += 1
-        elif cls is ev.BudgetExhausted:
-            self.exhausted.append(e.budget)
-        elif cls is ev.PlanRevised:
-            self.plan_revision = e.revision
-            # Phases that already started keep their history; the rest of the
-            # plan is replaced by the revision.
-            kept = {pid: p for pid, p in self.phases.items() if p.status != "pending"}
-            for spec in e.phases:
-                if spec.id not in kept:
-                    kept[spec.id] = PhaseView(spec)
-            self.phases = kept
-        elif cls in (ev.RunFailed, ev.RunAborted):
-            self.end_reason = e.reason
-        elif cls is ev.RollbackPerformed:
-            self.end_reason = e.reason
-        elif cls is ev.RoleReplyMalformed:
-            self.malformed_replies += 1
-        elif cls is ev.ActionRefused:
-            self.refused_actions += 1
-        elif cls is ev.WorkspaceReconciled:
-            self.reconciliations += 1
-        elif cls is ev.CheckpointCreated:
-            self.checkpoints.append(e.commit)
-        elif cls is ev.RunStarted:
-            self.base_commit = e.base_commit
-        elif cls is ev.FixExecuted:
-            self.fix_commands_run += 1
-            if e.exit_code != 0 or e.timed_out:
-                self.fix_commands_failed += 1
-        elif cls is ev.FixRefused:
-            self.fix_commands_refused += 1
-            if e.requires_manual:
-                self.fix_commands_manual += 1
+
+# --- what each kind of event adds to a view, beside its transition ----------
+
+
+def _usage(table: dict[str, Usage], key: str) -> Usage:
+    u = table.get(key)
+    if u is None:
+        u = table[key] = Usage()
+    return u
+
+
+def _model_call_answered(view: RunView, e: ev.ModelCallAnswered) -> None:
+    view.usage.add(e)
+    _usage(view.usage_by_model, e.model).add(e)
+    _usage(view.usage_by_role, e.role).add(e)
+    phase = view.phases.get(e.phase_id) if e.phase_id is not None else None
+    if phase is not None:
+        phase.usage.add(e)
+
+
+def _model_call_failed(view: RunView, e: ev.ModelCallFailed) -> None:
+    if e.status is not None and e.status >= 500:
+        view.http_5xx += 1
+
+
+def _patch_refused(view: RunView, e: ev.PatchRefused) -> None:
+    view.patch_failures += 1
+    phase = view.phases.get(e.phase_id)
+    if phase is not None:
+        phase.patch_failures += 1
+
+
+def _error_classified(view: RunView, e: ev.ErrorClassified) -> None:
+    view.failures[e.category] = view.failures.get(e.category, 0) + 1
+    phase = view.phases[e.phase_id]
+    phase.errors[e.category] = phase.errors.get(e.category, 0) + 1
+    phase.last_signature = e.signature
+
+
+def _doctor_invoked(view: RunView, e: ev.DoctorInvoked) -> None:
+    view.doctor_calls += 1
+    view.phases[e.phase_id].doctor_calls += 1
+
+
+def _action_taken(view: RunView, e: ev.ActionTaken) -> None:
+    if e.action == "execute_fix":
+        view.phases[e.phase_id].execute_fixes += 1
+
+
+def _hint_recorded(view: RunView, e: ev.HintRecorded) -> None:
+    view.hints.append((e.category, e.hint, e.phase_id))
+
+
+def _model_escalated(view: RunView, e: ev.ModelEscalated) -> None:
+    view.escalations += 1
+
+
+def _run_resumed(view: RunView, e: ev.RunResumed) -> None:
+    view.resumes += 1
+
+
+def _budget_exhausted(view: RunView, e: ev.BudgetExhausted) -> None:
+    view.exhausted.append(e.budget)
+
+
+def _plan_revised(view: RunView, e: ev.PlanRevised) -> None:
+    view.plan_revision = e.revision
+    # Phases that already started keep their history; the rest of the plan is
+    # replaced by the revision.
+    kept = {pid: p for pid, p in view.phases.items() if p.status != "pending"}
+    for spec in e.phases:
+        if spec.id not in kept:
+            kept[spec.id] = PhaseView(spec)
+    view.phases = kept
+
+
+def _ended(view: RunView, e: ev.RunFailed | ev.RunAborted | ev.RollbackPerformed) -> None:
+    view.end_reason = e.reason
+
+
+def _role_reply_malformed(view: RunView, e: ev.RoleReplyMalformed) -> None:
+    view.malformed_replies += 1
+
+
+def _action_refused(view: RunView, e: ev.ActionRefused) -> None:
+    view.refused_actions += 1
+
+
+def _workspace_reconciled(view: RunView, e: ev.WorkspaceReconciled) -> None:
+    view.reconciliations += 1
+
+
+def _checkpoint_created(view: RunView, e: ev.CheckpointCreated) -> None:
+    view.checkpoints.append(e.commit)
+
+
+def _run_started(view: RunView, e: ev.RunStarted) -> None:
+    view.base_commit = e.base_commit
+
+
+def _fix_executed(view: RunView, e: ev.FixExecuted) -> None:
+    view.fix_commands_run += 1
+    if e.exit_code != 0 or e.timed_out:
+        view.fix_commands_failed += 1
+
+
+def _fix_refused(view: RunView, e: ev.FixRefused) -> None:
+    view.fix_commands_refused += 1
+    if e.requires_manual:
+        view.fix_commands_manual += 1
+
+
+_FOLDS: dict[type, Callable[[RunView, Any], None]] = {
+    ev.ModelCallAnswered: _model_call_answered,
+    ev.ModelCallFailed: _model_call_failed,
+    ev.PatchRefused: _patch_refused,
+    ev.ErrorClassified: _error_classified,
+    ev.DoctorInvoked: _doctor_invoked,
+    ev.ActionTaken: _action_taken,
+    ev.HintRecorded: _hint_recorded,
+    ev.ModelEscalated: _model_escalated,
+    ev.RunResumed: _run_resumed,
+    ev.BudgetExhausted: _budget_exhausted,
+    ev.PlanRevised: _plan_revised,
+    ev.RunFailed: _ended,
+    ev.RunAborted: _ended,
+    ev.RollbackPerformed: _ended,
+    ev.RoleReplyMalformed: _role_reply_malformed,
+    ev.ActionRefused: _action_refused,
+    ev.WorkspaceReconciled: _workspace_reconciled,
+    ev.CheckpointCreated: _checkpoint_created,
+    ev.RunStarted: _run_started,
+    ev.FixExecuted: _fix_executed,
+    ev.FixRefused: _fix_refused,
+}
 
 
 # The events whose figures budgets and quotas are made of; ``count`` folds
@@ -204,8 +285,9 @@ def count(view: RunView, events: Iterable[ev.Event]) -> None:
     same code as a run's (``RunView.apply``).
     """
     for e in events:
-        if type(e) in BUDGET_EVENTS:
-            view._data(e)
+        cls = type(e)
+        if cls in BUDGET_EVENTS:
+            _FOLDS[cls](view, e)
 
 
 def fold_run(envelopes: Iterable[Envelope], run_id: str | None = None) -> RunView:

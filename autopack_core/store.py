@@ -22,6 +22,7 @@ import sqlite_utils
 
 from autopack_core.codec import EventCodec
 from autopack_core.errors import (
+    AutopackError,
     ConcurrencyError,
     ForeignDatabaseError,
     RunNotFound,
@@ -375,7 +376,8 @@ class EventStore:
                 yield RawRow(*row)
 
     def iter_events(self, run_id: str, from_seq: int = 1) -> Iterator[Envelope]:
-        decode = self.codec.decode_stored
+        codec = self.codec
+        decode = codec.decode_stored
         cur = self.conn.execute(
             "SELECT seq, ts, type, payload, hash FROM events WHERE run_id = ? AND seq >= ? ORDER BY seq",
             (run_id, from_seq),
@@ -386,7 +388,12 @@ class EventStore:
             if not batch:
                 return
             for seq, ts, tag, payload, h in batch:
-                yield Envelope(run_id, seq, ts, decode(tag, payload, f"run {run_id} seq {seq}"), h)
+                try:
+                    event = decode(tag, payload)
+                except AutopackError:
+                    # Decode again for the error that says where (not built per row).
+                    event = codec.decode(tag, payload, f"run {run_id} seq {seq}")
+                yield Envelope(run_id, seq, ts, event, h)
 
     def first_event(self, run_id: str) -> Envelope | None:
         return next(self.iter_events(run_id), None)
