@@ -19,6 +19,7 @@ from cattrs.strategies import configure_tagged_union
 from autopack_core import strict
 from autopack_core.errors import EventDecodeError, PluginError, UnknownEventType
 from autopack_core.events import CORE_EVENT_TYPES, Event
+from autopack_core.slots import dict_builder
 
 
 def _plugin_hint(tag: str) -> str | None:
@@ -65,7 +66,10 @@ class EventCodec:
         # class (lists back to tuples, nested dicts to their classes) instead
         # of the converter's per-field checks; a class with a field type it
         # does not know keeps the converter.
-        self._trusted = {tag: b for tag, cls in by_tag.items() if (b := _trusted_builder(cls)) is not None}
+        #: Tag -> function building the event from the dict of a stored row (its ``type`` key removed).
+        self.stored_builders: dict[str, Callable[[dict[str, Any]], Event]] = {
+            tag: b for tag, cls in by_tag.items() if (b := _trusted_builder(cls)) is not None
+        }
         self._unstructure_by_class = {cls: self.converter.get_unstructure_hook(cls) for cls in by_tag.values()}
 
     def to_dict(self, event: Event) -> dict[str, Any]:
@@ -104,7 +108,7 @@ class EventCodec:
         not fit (and imports and everything else from outside, which go
         through ``decode``) gets the strict decoder and its error.
         """
-        build = self._trusted.get(tag)
+        build = self.stored_builders.get(tag)
         if build is not None:
             try:
                 data = orjson.loads(payload)
@@ -120,24 +124,14 @@ _SCALARS = {str, int, float, bool, str | None, int | None, float | None}
 
 def _trusted_builder(cls: type) -> Callable[[dict[str, Any]], Any] | None:
     """A function that builds ``cls`` from the dict ``encode`` made of it, or None if a field type is not handled."""
-    convert: list[tuple[str, Callable[[Any], Any]]] = []
+    convert: dict[str, Callable[[Any], Any]] = {}
     for f in attrs.fields(attrs.resolve_types(cls)):
         conv = _trusted_field(f.type)
         if conv is _UNHANDLED:
             return None
         if conv is not None:
-            convert.append((f.name, conv))
-    if not convert:
-        return lambda data: cls(**data)
-    steps = tuple(convert)
-
-    def build(data: dict[str, Any]) -> Any:
-        for name, conv in steps:
-            if name in data:  # absent: a row from before the field existed takes its default
-                data[name] = conv(data[name])
-        return cls(**data)
-
-    return build
+            convert[f.name] = conv
+    return dict_builder(cls, convert)
 
 
 _UNHANDLED: Any = object()
@@ -154,13 +148,25 @@ def _trusted_field(t: Any) -> Callable[[Any], Any] | None:
             return _UNHANDLED
         if inner is None:
             return _list_to_tuple
-        return lambda v: tuple(inner(x) for x in _list(v))  # type: ignore[misc]
+
+        def each(v: Any) -> tuple[Any, ...]:
+            return tuple([inner(x) for x in _list(v)])  # type: ignore[misc]
+
+        return each
     if origin is tuple and args and Ellipsis not in args and all(a in _SCALARS for a in args):
         n = len(args)
         return lambda v: _fixed_tuple(v, n)
     if isinstance(t, type) and attrs.has(t):
         build = _trusted_builder(t)
-        return _UNHANDLED if build is None else lambda v: build(_dict(v))  # type: ignore[misc]
+        if build is None:
+            return _UNHANDLED
+
+        def nested(v: Any) -> Any:
+            if type(v) is not dict:
+                raise TypeError(f"expected an object, got {type(v).__name__}")
+            return build(v)  # type: ignore[misc]
+
+        return nested
     return _UNHANDLED
 
 
@@ -180,12 +186,6 @@ def _fixed_tuple(v: Any, n: int) -> tuple[Any, ...]:
     if type(v) is not list or len(v) != n:
         raise TypeError(f"expected a list of {n}")
     return tuple(v)
-
-
-def _dict(v: Any) -> dict[str, Any]:
-    if type(v) is not dict:
-        raise TypeError(f"expected an object, got {type(v).__name__}")
-    return v
 
 
 def strict_converter() -> cattrs.Converter:

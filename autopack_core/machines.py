@@ -102,6 +102,10 @@ _PHASE_TRIGGERS: dict[type, str] = {
 }
 
 
+#: Event class -> the run trigger it fires / the phase trigger it always fires
+#: (``phase_trigger`` also knows the events whose trigger depends on a field).
+RUN_TRIGGERS: Mapping[type, str] = _RUN_TRIGGERS
+PHASE_TRIGGERS: Mapping[type, str] = _PHASE_TRIGGERS
 #: Event classes that fire a run trigger / may fire a phase trigger: a fold
 #: asks ``run_trigger`` and ``phase_trigger`` about these alone.
 RUN_EVENT_TYPES = frozenset(_RUN_TRIGGERS)

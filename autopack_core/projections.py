@@ -19,8 +19,10 @@ from autopack_core.machines import (
     PHASE_EVENT_TYPES,
     PHASE_TABLE,
     PHASE_TERMINAL,
+    PHASE_TRIGGERS,
     RUN_EVENT_TYPES,
     RUN_TABLE,
+    RUN_TRIGGERS,
     phase_trigger,
     run_trigger,
 )
@@ -120,6 +122,12 @@ class RunView:
             self.created_ts = env.ts
             self.workspace = e.workspace
             self.phases = {p.id: PhaseView(p) for p in e.phases}
+            return
+        if transition is table_transition:
+            # The same steps as below, made once per event class (see ``_STEPS``).
+            step = _STEPS.get(cls)
+            if step is not None:
+                step(self, e)
             return
         if cls in RUN_EVENT_TYPES:
             self.status = transition("run", "", self.status, run_trigger(e))  # type: ignore[arg-type]
@@ -272,6 +280,49 @@ _FOLDS: dict[type, Callable[[RunView, Any], None]] = {
 }
 
 
+def _step_for(cls: type) -> Callable[[RunView, Any], None] | None:
+    """``RunView.apply`` for one event class with the tables: its transitions, then its fold."""
+    run_trig = RUN_TRIGGERS.get(cls)
+    static = PHASE_TRIGGERS.get(cls)
+    dynamic = cls in PHASE_EVENT_TYPES and static is None
+    fold = _FOLDS.get(cls)
+    if run_trig is None and static is None and not dynamic:
+        return fold
+    if run_trig is None and static is not None:
+        counts = static in ("start", "retry_building")
+
+        def phase_step(view: RunView, e: Any) -> None:
+            phase = view.phases[e.phase_id]
+            phase.status = PHASE_TABLE[(phase.status, static)]
+            if counts:
+                phase.attempts += 1
+            if fold is not None:
+                fold(view, e)
+
+        return phase_step
+
+    def step(view: RunView, e: Any) -> None:
+        if run_trig is not None:
+            view.status = RUN_TABLE[(view.status, run_trig)]
+        if dynamic:
+            pt = phase_trigger(e)
+            if pt is not None:
+                pid, ptrig = pt
+                phase = view.phases[pid]
+                phase.status = PHASE_TABLE[(phase.status, ptrig)]
+                if ptrig == "start" or ptrig == "retry_building":
+                    phase.attempts += 1
+        if fold is not None:
+            fold(view, e)
+
+    return step
+
+
+_STEPS: dict[type, Callable[[RunView, Any], None]] = {
+    cls: step for cls in ev.CORE_EVENT_TYPES if cls is not ev.RunCreated and (step := _step_for(cls)) is not None
+}
+
+
 # The events whose figures budgets and quotas are made of; ``count`` folds
 # these alone, the same way ``apply`` does.
 BUDGET_EVENTS = frozenset({ev.ModelCallAnswered, ev.ModelCallFailed, ev.PatchRefused})
@@ -292,13 +343,15 @@ def count(view: RunView, events: Iterable[ev.Event]) -> None:
 
 def fold_run(envelopes: Iterable[Envelope], run_id: str | None = None) -> RunView:
     """Rebuild a run's view from its events (a pure function of the log)."""
-    view: RunView | None = None
-    for env in envelopes:
-        if view is None:
-            view = RunView(env.run_id)
-        view.apply(env)
-    if view is None:
+    it = iter(envelopes)
+    first = next(it, None)
+    if first is None:
         return RunView(run_id or "")
+    view = RunView(first.run_id)
+    apply = view.apply
+    apply(first)
+    for env in it:
+        apply(env)
     return view
 
 
