@@ -21,8 +21,6 @@ def _plain(cls: type) -> list[str] | None:
     """The field names, in order, if ``cls`` can be built by setting its slots; else None."""
     if not attrs.has(cls) or hasattr(cls, "__attrs_pre_init__") or hasattr(cls, "__attrs_post_init__"):
         return None
-    if "__attrs_cached_hash__" in getattr(cls, "__slots__", ()):
-        return None  # its __init__ also resets the cached hash
     names = []
     for f in attrs.fields(cls):
         if not f.init or f.validator is not None or f.converter is not None or f.alias != f.name:
@@ -30,7 +28,13 @@ def _plain(cls: type) -> list[str] | None:
         if not isinstance(cls.__dict__.get(f.name), types.MemberDescriptorType):
             return None
         names.append(f.name)
-    return names
+    # Any other slot (attrs' cached hash, say) is one its __init__ fills too.
+    slots = set()
+    for c in cls.__mro__:
+        declared = getattr(c, "__slots__", ())
+        slots.update((declared,) if isinstance(declared, str) else declared)
+    extra = slots - set(names) - {"__weakref__"}
+    return None if extra else names
 
 
 def dict_builder(
