@@ -206,12 +206,14 @@ def check(view: RunState, events: Sequence[ev.Event]) -> None:
 
     for e in events:
         cls = type(e)
-        refused = _NOT_IN_A_RUN.get(cls)
-        if refused is not None:
-            raise IllegalTransition(f"run {view.run_id}: {e.type}: {refused}")
+        if cls in _NOT_IN_A_RUN:
+            raise IllegalTransition(f"run {view.run_id}: {e.type}: {_NOT_IN_A_RUN[cls]}")
         pid = getattr(e, "phase_id", None)
-        if pid is not None and state_of(pid) is None:
-            raise IllegalTransition(f"run {view.run_id}: {e.type}: no phase {pid!r} in the plan")
+        state = None
+        if pid is not None:
+            state = moved.get(pid) or state_of(pid)
+            if state is None:
+                raise IllegalTransition(f"run {view.run_id}: {e.type}: no phase {pid!r} in the plan")
         trig = _RUN_TRIGGERS.get(cls)
         if trig is None:
             if run_state != "running":
@@ -228,18 +230,21 @@ def check(view: RunState, events: Sequence[ev.Event]) -> None:
                         f"run {view.run_id}: {e.type}: phases not finished: {', '.join(open_phases)}"
                     )
             run_state = nxt
-        pt = phase_trigger(e)
-        if pt is not None:
-            pid, ptrig = pt
-            state = state_of(pid)
-            nxt = PHASE_TABLE.get((state, ptrig))  # type: ignore[arg-type]
-            if nxt is None:
-                raise IllegalTransition(f"run {view.run_id}: {e.type}: phase {pid!r} cannot {ptrig} while {state}")
-            if ptrig == "skip" and not (plan[pid] if plan is not None else phases[pid].spec.optional):
-                raise IllegalTransition(
-                    f"run {view.run_id}: {e.type}: phase {pid!r} is not optional and cannot be skipped"
-                )
-            moved[pid] = nxt
+        if cls in PHASE_EVENT_TYPES:
+            ptrig = _PHASE_TRIGGERS.get(cls)
+            if ptrig is None:
+                pt = phase_trigger(e)
+                ptrig = pt[1] if pt is not None else None
+            if ptrig is not None:
+                # A phase event's phase_id is set: ``state`` is its phase's, found above.
+                nxt = PHASE_TABLE.get((state, ptrig))  # type: ignore[arg-type]
+                if nxt is None:
+                    raise IllegalTransition(f"run {view.run_id}: {e.type}: phase {pid!r} cannot {ptrig} while {state}")
+                if ptrig == "skip" and not (plan[pid] if plan is not None else phases[pid].spec.optional):
+                    raise IllegalTransition(
+                        f"run {view.run_id}: {e.type}: phase {pid!r} is not optional and cannot be skipped"
+                    )
+                moved[pid] = nxt  # type: ignore[index]
         if cls is ev.PlanRevised:
             # As the fold does: phases that started stay, the pending rest is
             # replaced by the revision's list.

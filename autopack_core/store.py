@@ -74,10 +74,10 @@ _new_envelope = positional_builder(Envelope)
 
 def chain_hash(prev_hash: str, run_id: str, seq: int, ts: str, type_tag: str, payload: str) -> str:
     """The hash stored with an event: content plus the previous event's hash."""
-    h = hashlib.sha256()
-    h.update(f"{prev_hash}\x1f{run_id}\x1f{seq}\x1f{ts}\x1f{type_tag}\x1f".encode())
-    h.update(payload.encode())
-    return h.hexdigest()
+    return _sha256(f"{prev_hash}\x1f{run_id}\x1f{seq}\x1f{ts}\x1f{type_tag}\x1f{payload}".encode()).hexdigest()
+
+
+_sha256 = hashlib.sha256
 
 
 Observer = Callable[[Sequence[Envelope]], None]
@@ -266,7 +266,7 @@ class EventStore:
         if not events:
             return []
         encode = self.codec.encode
-        payloads = [encode(e).decode() for e in events]
+        payloads = [encode(e) for e in events]
         conn = self.conn
         in_batch = self._batch is not None
         if in_batch:
@@ -286,12 +286,15 @@ class EventStore:
             out = []
             ts = self.clock()
             seq = last_seq
+            sha256 = _sha256
+            envelope = _new_envelope
             for event, payload in zip(events, payloads):
                 seq += 1
                 tag = event.type
-                prev = chain_hash(prev, run_id, seq, ts, tag, payload)
-                rows.append((run_id, seq, ts, tag, payload, prev))
-                out.append(Envelope(run_id, seq, ts, event, prev))
+                # chain_hash, inlined, over the payload's bytes as encoded
+                prev = sha256(f"{prev}\x1f{run_id}\x1f{seq}\x1f{ts}\x1f{tag}\x1f".encode() + payload).hexdigest()
+                rows.append((run_id, seq, ts, tag, payload.decode(), prev))
+                out.append(envelope(run_id, seq, ts, event, prev))
             conn.executemany(
                 "INSERT INTO events (run_id, seq, ts, type, payload, hash) VALUES (?, ?, ?, ?, ?, ?)",
                 rows,

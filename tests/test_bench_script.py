@@ -33,7 +33,7 @@ def test_eventstore_bench_reports_every_figure(tmp_path):
     for key in (
         "append_durable_per_s", "append_batched_per_s", "raw_sqlite_durable_per_s", "raw_sqlite_batched_per_s",
         "record_durable_via_machines_per_s", "record_batched_via_machines_per_s", "replay_per_s", "replay_peak_rss_mb",
-        "cli_help_ms",
+        "cli_help_ms", "raw_rows_per_s", "replay_vs_rows",
     ):
         assert out[key] > 0, key
     assert out["replayed_events"] == 3000
