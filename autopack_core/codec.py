@@ -66,9 +66,9 @@ class EventCodec:
         # class (lists back to tuples, nested dicts to their classes) instead
         # of the converter's per-field checks; a class with a field type it
         # does not know keeps the converter.
-        #: Tag -> function building the event from the dict of a stored row (its ``type`` key removed).
+        #: Tag -> function building the event from the dict of a stored row (``type`` key included).
         self.stored_builders: dict[str, Callable[[dict[str, Any]], Event]] = {
-            tag: b for tag, cls in by_tag.items() if (b := _trusted_builder(cls)) is not None
+            tag: b for tag, cls in by_tag.items() if (b := _trusted_builder(cls, tag)) is not None
         }
         self._unstructure_by_class = {cls: self.converter.get_unstructure_hook(cls) for cls in by_tag.values()}
 
@@ -77,16 +77,26 @@ class EventCodec:
 
     def encode(self, event: Event) -> bytes:
         """Canonical JSON bytes: the class's fields in order, then its ``type`` tag (the union's layout)."""
-        cls = type(event)
-        hook = self._unstructure_by_class.get(cls)
-        if hook is None or self.types.get(cls.type) is not cls:
-            raise UnknownEventType(cls.type, _plugin_hint(cls.type))
-        try:
-            data = hook(event)
-            data["type"] = cls.type
-            return orjson.dumps(data)
-        except (orjson.JSONEncodeError, TypeError) as exc:
-            raise EventDecodeError(f"cannot store {cls.type!r} as JSON: {exc}") from exc
+        return self.encode_many((event,))[0]
+
+    def encode_many(self, events: Iterable[Event]) -> list[bytes]:
+        """``encode`` of each event (one call for a whole append)."""
+        hooks = self._unstructure_by_class
+        types = self.types
+        dumps = orjson.dumps
+        out = []
+        for event in events:
+            cls = type(event)
+            hook = hooks.get(cls)
+            if hook is None or types.get(cls.type) is not cls:
+                raise UnknownEventType(cls.type, _plugin_hint(cls.type))
+            try:
+                data = hook(event)
+                data["type"] = cls.type
+                out.append(dumps(data))
+            except (orjson.JSONEncodeError, TypeError) as exc:
+                raise EventDecodeError(f"cannot store {cls.type!r} as JSON: {exc}") from exc
+        return out
 
     def decode(self, tag: str, payload: bytes | str, where: str = "") -> Event:
         hook = self._structure.get(tag)
@@ -111,9 +121,7 @@ class EventCodec:
         build = self.stored_builders.get(tag)
         if build is not None:
             try:
-                data = orjson.loads(payload)
-                del data["type"]
-                return build(data)
+                return build(orjson.loads(payload))
             except (orjson.JSONDecodeError, TypeError, KeyError, AttributeError, ValueError):
                 pass
         return self.decode(tag, payload, where)
@@ -122,8 +130,11 @@ class EventCodec:
 _SCALARS = {str, int, float, bool, str | None, int | None, float | None}
 
 
-def _trusted_builder(cls: type) -> Callable[[dict[str, Any]], Any] | None:
-    """A function that builds ``cls`` from the dict ``encode`` made of it, or None if a field type is not handled."""
+def _trusted_builder(cls: type, tag: str | None = None) -> Callable[[dict[str, Any]], Any] | None:
+    """A function that builds ``cls`` from the dict ``encode`` made of it, or None if a field type is not handled.
+
+    ``tag``: the dict also holds the ``type`` key (an event's, not a nested class's).
+    """
     convert: dict[str, Callable[[Any], Any]] = {}
     for f in attrs.fields(attrs.resolve_types(cls)):
         conv = _trusted_field(f.type)
@@ -131,7 +142,7 @@ def _trusted_builder(cls: type) -> Callable[[dict[str, Any]], Any] | None:
             return None
         if conv is not None:
             convert[f.name] = conv
-    return dict_builder(cls, convert)
+    return dict_builder(cls, convert, tag=tag)
 
 
 _UNHANDLED: Any = object()

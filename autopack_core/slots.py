@@ -38,18 +38,21 @@ def _plain(cls: type) -> list[str] | None:
 
 
 def dict_builder(
-    cls: type, convert: Mapping[str, Callable[[Any], Any]] | None = None
+    cls: type, convert: Mapping[str, Callable[[Any], Any]] | None = None, *, tag: str | None = None
 ) -> Callable[[dict[str, Any]], Any]:
     """A function ``build(data)`` equal to ``cls(**{k: convert[k](v) ...})`` for a dict of ``cls``'s fields.
 
-    A dict with fewer or more keys than ``cls`` has fields goes through ``cls``
-    itself (an old row missing a newer field takes its default; an unknown key
-    is a ``TypeError``).
+    With ``tag``, ``data`` also holds the key ``"type"`` with that value (the
+    codec's tagged layout), which is not a field. A dict with fewer or more keys
+    than that goes through ``cls`` itself (an old row missing a newer field
+    takes its default; an unknown key is a ``TypeError``).
     """
     convert = dict(convert or {})
     steps = tuple(convert.items())
 
     def slow(data: dict[str, Any]) -> Any:
+        if tag is not None and data.pop("type", tag) != tag:
+            raise TypeError(f"the payload's type is not {tag!r}")
         for name, conv in steps:
             if name in data:
                 data[name] = conv(data[name])
@@ -58,8 +61,10 @@ def dict_builder(
     names = _plain(cls)
     if names is None:
         return slow
-    env: dict[str, Any] = {"new": object.__new__, "cls": cls, "slow": slow, "n": len(names)}
-    body = ["def build(data):", "    if len(data) != n:", "        return slow(data)", "    o = new(cls)"]
+    n = len(names) + (tag is not None)
+    env: dict[str, Any] = {"new": object.__new__, "cls": cls, "slow": slow, "n": n, "tag": tag}
+    test = "len(data) != n" + (" or data['type'] != tag" if tag is not None else "")
+    body = ["def build(data):", f"    if {test}:", "        return slow(data)", "    o = new(cls)"]
     for i, name in enumerate(names):
         env[f"set{i}"] = cls.__dict__[name].__set__
         value = f"data[{name!r}]"

@@ -56,3 +56,11 @@ def test_positional_builder_for_envelopes():
     e = ev.PhaseStarted(phase_id="a")
     assert positional_builder(Envelope)("r", 1, "t", e, "h") == Envelope("r", 1, "t", e, "h")
     assert positional_builder(Checked)(5) == Checked(x=5)
+
+
+def test_a_tagged_builder_checks_and_drops_the_type_key():
+    build = dict_builder(Point, {"tags": tuple}, tag="point")
+    assert build({"x": 1, "y": 2, "tags": [], "type": "point"}) == Point(x=1, y=2)
+    assert build({"x": 1, "type": "point"}) == Point(x=1)
+    with pytest.raises(TypeError, match="not 'point'"):
+        build({"x": 1, "y": 2, "tags": [], "type": "line"})
