@@ -11,7 +11,6 @@ import typing
 from typing import Any, Callable, Iterable, Union
 
 import attrs
-
 import cattrs
 import orjson
 from cattrs.strategies import configure_tagged_union

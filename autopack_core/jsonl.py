@@ -132,7 +132,8 @@ def import_run(store: EventStore, src: IO[bytes], name: str) -> tuple[str, int]:
         if footer is None:
             raise ImportFormatError(f"{name}: ends after {count} events without the end-of-export line (truncated)")
         if footer.get("events") != count:
-            raise ImportFormatError(f"{name}: the end-of-export line says {footer.get('events')!r} events; found {count}")
+            said = footer.get("events")
+            raise ImportFormatError(f"{name}: the end-of-export line says {said!r} events; found {count}")
         if footer.get("last_hash") != prev:
             raise ImportFormatError(
                 f"{name}: the end-of-export line's last_hash {footer.get('last_hash')!r} is not the hash of the last "

@@ -171,7 +171,6 @@ class QuotaTracker:
         """The ``BudgetExhausted`` event to record if a call to ``model`` would exceed a quota."""
         over = _over("quotas.run", self.run, self.quotas.run, phase_id)
         if over is None and model in self.quotas.per_model:
-            over = _over(
-                f"quotas.per_model.{model}", _used(self.view.usage_by_model.get(model)), self.quotas.per_model[model], phase_id
-            )
+            used = _used(self.view.usage_by_model.get(model))
+            over = _over(f"quotas.per_model.{model}", used, self.quotas.per_model[model], phase_id)
         return over

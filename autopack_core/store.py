@@ -154,7 +154,9 @@ class EventStore:
         self.conn = conn
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], codec: EventCodec, *, readonly: bool = False, **options: Any) -> "EventStore":
+    def open(
+        cls, path: str | os.PathLike[str], codec: EventCodec, *, readonly: bool = False, **options: Any
+    ) -> "EventStore":
         """Open a store; ``readonly=True`` for commands that must not write (see the class)."""
         return cls(path, codec, readonly=readonly, **options)
 
@@ -399,7 +401,9 @@ class EventStore:
                 return
             # decode_stored, inlined over a whole fetch: this is most of a replay's time.
             try:
-                envs = [envelope(run_id, seq, ts, builders[tag](loads(payload)), h) for seq, ts, tag, payload, h in batch]
+                envs = [
+                    envelope(run_id, seq, ts, builders[tag](loads(payload)), h) for seq, ts, tag, payload, h in batch
+                ]
             except Exception:  # noqa: BLE001 - a row that does not fit gets the strict decoder and its error
                 envs = [
                     envelope(run_id, seq, ts, codec.decode_stored(tag, payload, f"run {run_id} seq {seq}"), h)

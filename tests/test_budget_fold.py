@@ -51,12 +51,18 @@ answered = st.builds(
     st.sampled_from([0.0, 0.1, 0.25, 0.7]),
     st.sampled_from([None, *PHASES]),
 )
-failed = st.builds(lambda status, pid: ("failed", status, pid), st.sampled_from([None, 429, 500, 503]), st.sampled_from([None, *PHASES]))
+failed = st.builds(
+    lambda status, pid: ("failed", status, pid),
+    st.sampled_from([None, 429, 500, 503]),
+    st.sampled_from([None, *PHASES]),
+)
 op = st.one_of(
     answered,
     failed,
     st.tuples(st.just("patch_refused"), st.sampled_from(PHASES)),
-    st.tuples(st.just("failure"), st.sampled_from(PHASES), st.sampled_from(["test_failure", "lint_failure"]), st.booleans()),
+    st.tuples(
+        st.just("failure"), st.sampled_from(PHASES), st.sampled_from(["test_failure", "lint_failure"]), st.booleans()
+    ),
     st.tuples(st.just("resume")),
 )
 
@@ -65,12 +71,33 @@ def _events(o: tuple) -> list[ev.Event]:
     kind = o[0]
     if kind == "answered":
         _, model, i, o_, cost, pid = o
-        return [ev.ModelCallAnswered(call_id="c", role="builder", provider="p", model=model, text="t", input_tokens=i,
-                                     output_tokens=o_, cost_usd=cost, phase_id=pid)]
+        return [
+            ev.ModelCallAnswered(
+                call_id="c",
+                role="builder",
+                provider="p",
+                model=model,
+                text="t",
+                input_tokens=i,
+                output_tokens=o_,
+                cost_usd=cost,
+                phase_id=pid,
+            )
+        ]
     if kind == "failed":
         _, status, pid = o
-        return [ev.ModelCallFailed(call_id="c", role="builder", provider="p", model="c1", category="x", message="m",
-                                   status=status, phase_id=pid)]
+        return [
+            ev.ModelCallFailed(
+                call_id="c",
+                role="builder",
+                provider="p",
+                model="c1",
+                category="x",
+                message="m",
+                status=status,
+                phase_id=pid,
+            )
+        ]
     if kind == "patch_refused":
         return [ev.PatchRefused(phase_id=o[1], reasons=(ev.Refusal(path="x", rule="r", message="m"),))]
     _, pid, category, doctor = o
@@ -111,20 +138,33 @@ def expected_figures(ops: list[tuple]) -> tuple:
 
     def quota(m):
         if run_tokens >= 5000:
-            return ev.BudgetExhausted(scope="run", budget="quotas.run.max_tokens", used=float(run_tokens), limit=5000.0, phase_id="a")
+            return ev.BudgetExhausted(
+                scope="run", budget="quotas.run.max_tokens", used=float(run_tokens), limit=5000.0, phase_id="a"
+            )
         if m == "c1" and cost["c1"] >= 1.5:
-            return ev.BudgetExhausted(scope="run", budget="quotas.per_model.c1.max_cost_usd", used=cost["c1"], limit=1.5, phase_id="a")
+            return ev.BudgetExhausted(
+                scope="run", budget="quotas.per_model.c1.max_cost_usd", used=cost["c1"], limit=1.5, phase_id="a"
+            )
         if m == "s1" and tokens["s1"] >= 800:
-            return ev.BudgetExhausted(scope="run", budget="quotas.per_model.s1.max_tokens", used=float(tokens["s1"]), limit=800.0,
-                                      phase_id="a")
+            return ev.BudgetExhausted(
+                scope="run",
+                budget="quotas.per_model.s1.max_tokens",
+                used=float(tokens["s1"]),
+                limit=800.0,
+                phase_id="a",
+            )
         return None
 
     def doc(p):
         run_calls = sum(doctor.values())
         if run_calls >= 3:
-            return ev.BudgetExhausted(scope="run", budget="doctor.max_calls_per_run", used=float(run_calls), limit=3.0, phase_id=p)
+            return ev.BudgetExhausted(
+                scope="run", budget="doctor.max_calls_per_run", used=float(run_calls), limit=3.0, phase_id=p
+            )
         if doctor[p] >= 2:
-            return ev.BudgetExhausted(scope="phase", budget="doctor.max_calls_per_phase", used=float(doctor[p]), limit=2.0, phase_id=p)
+            return ev.BudgetExhausted(
+                scope="phase", budget="doctor.max_calls_per_phase", used=float(doctor[p]), limit=2.0, phase_id=p
+            )
         return None
 
     ratio = max(http_5xx / 4, patch / 3, failures / 6)
@@ -141,7 +181,9 @@ def test_rebuilding_from_the_log_gives_the_figures_the_live_run_used(ops):
     try:
         store = EventStore(folder / "e.db", CODEC)
         run_id = f"r{next(_RUN_IDS)}"
-        session = RunSession.create(store, run_id, ev.RunCreated(goal="g", phases=tuple(PhaseSpec(id=p, goal="g") for p in PHASES)))
+        session = RunSession.create(
+            store, run_id, ev.RunCreated(goal="g", phases=tuple(PhaseSpec(id=p, goal="g") for p in PHASES))
+        )
         session.record(ev.RunStarted(), *(ev.PhaseStarted(phase_id=p) for p in PHASES))
         used: list[tuple[int, tuple]] = [(session.view.seq, figures(session.view))]
         done: list[tuple] = []
@@ -199,11 +241,15 @@ def test_a_tracker_on_the_run_view_counts_each_answer_once_and_survives_a_resume
 
 def test_a_tracker_of_its_own_folds_what_it_observes():
     quotas = QuotaTracker(CONFIG)
-    quotas.observe([
-        ev.ModelCallRequested(call_id="c", role="r", provider="p", model="s1", prompt="x"),
-        ev.ModelCallAnswered(call_id="c", role="r", provider="p", model="s1", text="", input_tokens=500, output_tokens=300),
-        ev.ModelCallFailed(call_id="d", role="r", provider="p", model="s1", category="x", message="m", status=503),
-    ])
+    quotas.observe(
+        [
+            ev.ModelCallRequested(call_id="c", role="r", provider="p", model="s1", prompt="x"),
+            ev.ModelCallAnswered(
+                call_id="c", role="r", provider="p", model="s1", text="", input_tokens=500, output_tokens=300
+            ),
+            ev.ModelCallFailed(call_id="d", role="r", provider="p", model="s1", category="x", message="m", status=503),
+        ]
+    )
     assert quotas.run.tokens == 800 and quotas.per_model["s1"].tokens == 800
     assert quotas.check("s1").budget == "quotas.per_model.s1.max_tokens"
     assert quotas.view.http_5xx == 1 and quotas.view.seq == 0

@@ -100,7 +100,10 @@ def test_check_refuses_with_the_reason():
         ([ev.RuleRejected(rule_id="x")], "belong to the _rules stream"),
         ([ev.PhaseStarted(phase_id="a"), ev.PhaseSkipped(phase_id="a", reason="r")], "cannot skip while building"),
         ([ev.PhaseSkipped(phase_id="a", reason="r")], "'a' is not optional"),
-        ([ev.RunAborted(reason="r"), ev.HintRecorded(phase_id="a", category="c", hint="h")], "the run is aborted, not running"),
+        (
+            [ev.RunAborted(reason="r"), ev.HintRecorded(phase_id="a", category="c", hint="h")],
+            "the run is aborted, not running",
+        ),
     ]
     for events, message in cases:
         with pytest.raises(IllegalTransition, match=message):
@@ -118,7 +121,9 @@ def test_check_follows_a_plan_revision_inside_the_batch():
     check(view, [revise, ev.PhaseSkipped(phase_id="c", reason="r"), ev.RunCompleted()])
     # A phase that started is kept by a revision that leaves it out, and still blocks completion.
     with pytest.raises(IllegalTransition, match="phases not finished: a$"):
-        check(view, [ev.PhaseStarted(phase_id="a"), revise, ev.PhaseSkipped(phase_id="c", reason="r"), ev.RunCompleted()])
+        check(
+            view, [ev.PhaseStarted(phase_id="a"), revise, ev.PhaseSkipped(phase_id="c", reason="r"), ev.RunCompleted()]
+        )
     # A started phase keeps its old spec: not optional, even if the revision lists it as optional.
     again = ev.PlanRevised(revision=1, reason="r", phases=(PhaseSpec(id="a", goal="A", optional=True),))
     with pytest.raises(IllegalTransition, match="'a' is not optional"):

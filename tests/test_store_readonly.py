@@ -36,7 +36,9 @@ def test_a_read_only_command_leaves_another_programs_database_byte_for_byte(cli,
     before = _files(tmp_path)
     res = cli(*command, "--db", str(other))
     assert res.returncode == 2
-    assert res.stderr.decode().strip() == f"autopack: error: {other}: not an Autopack event store (it holds tables notes)"
+    assert (
+        res.stderr.decode().strip() == f"autopack: error: {other}: not an Autopack event store (it holds tables notes)"
+    )
     # Same bytes (journal mode and change counter included), and no -wal or -shm beside it.
     assert _files(tmp_path) == before
     assert sqlite3.connect(other).execute("PRAGMA journal_mode").fetchone()[0] == "delete"
@@ -95,9 +97,8 @@ def test_open_readonly_reads_and_refuses_to_write(tmp_path, plugin_set):
         assert ro.run_ids() == ["r"] and ro.head("r")[0] == 1
         with pytest.raises(StoreError, match="opened read-only; nothing can be appended"):
             ro.append("r", [ev.RunAborted(reason="x")], expected_seq=1)
-        with pytest.raises(StoreError, match="opened read-only"):
-            with ro.batch():
-                pass
+        with pytest.raises(StoreError, match="opened read-only"), ro.batch():
+            pass
     assert db.read_bytes() == before
 
 
@@ -185,6 +186,9 @@ def test_a_bad_count_in_the_footer_is_named(tmp_path, cli, recorded_db, plugin_s
     from autopack_core.jsonl import import_run
 
     path, n, _ = _export_with_footer(cli, recorded_db, tmp_path, events=10**6)
-    with EventStore(tmp_path / "x.db", plugin_set.codec) as s, open(path, "rb") as fh:
-        with pytest.raises(ImportFormatError, match=rf"says 1000000 events; found {n}$"):
-            import_run(s, fh, str(path))
+    with (
+        EventStore(tmp_path / "x.db", plugin_set.codec) as s,
+        open(path, "rb") as fh,
+        pytest.raises(ImportFormatError, match=rf"says 1000000 events; found {n}$"),
+    ):
+        import_run(s, fh, str(path))
