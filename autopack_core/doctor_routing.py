@@ -27,7 +27,7 @@ DEFAULT_DOCTOR = DoctorConfig()
 
 
 def health_ratio(
-    view: "RunView | None" = None,
+    view: RunView | None = None,
     *,
     http_5xx: int = 0,
     patch_failures: int = 0,
@@ -100,7 +100,7 @@ def doctor_budget_exhausted(
     calls_in_run: int = 0,
     doctor: DoctorConfig = DEFAULT_DOCTOR,
     phase_id: str | None = None,
-    view: "RunView | None" = None,
+    view: RunView | None = None,
 ) -> ev.BudgetExhausted | None:
     """The event to record instead of calling the Doctor again, or None if calls remain.
 

@@ -12,7 +12,8 @@ hold the class's own field values (the store's own rows).
 from __future__ import annotations
 
 import types
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import attrs
 

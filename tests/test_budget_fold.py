@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from autopack_core import events as ev
-from autopack_core.config import load_config_text
+from autopack_core.config_load import load_config_text
 from autopack_core.errors import QuotaExhausted
 from autopack_core.modelcall import ModelCaller
 from autopack_core.plan import PhaseSpec

@@ -105,7 +105,7 @@ def import_cmd(app: AppContext, file: Path, db: Path) -> None:
         src, name = sys.stdin.buffer, "<stdin>"
     else:
         try:
-            src, name = open(file, "rb"), str(file)
+            src, name = open(file, "rb"), str(file)  # noqa: SIM115 - closed by the with below
         except OSError as exc:
             raise AutopackError(f"{file}: {exc.strerror}") from exc
     # A refused import leaves no store behind if it was the one to create it.
