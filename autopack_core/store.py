@@ -78,6 +78,8 @@ def chain_hash(prev_hash: str, run_id: str, seq: int, ts: str, type_tag: str, pa
 
 
 _sha256 = hashlib.sha256
+_INSERT_HEAD = "INSERT INTO events (run_id, seq, ts, type, payload, hash) VALUES "
+_INSERT_ONE = _INSERT_HEAD + "(?, ?, ?, ?, ?, ?)"
 
 
 Observer = Callable[[Sequence[Envelope]], None]
@@ -117,6 +119,7 @@ class EventStore:
         self.observer_errors: list[Exception] = []
         self._heads: dict[str, tuple[int, str]] = {}
         self._batch: list[Envelope] | None = None
+        self._insert_cache: dict[int, str] = {}
         self._made: list[Path] = []  # the file and folders this instance created, deepest first
         if not self.path.exists():
             if readonly or not create:
@@ -152,6 +155,8 @@ class EventStore:
                 raise ForeignDatabaseError(f"{self.path}: not a usable SQLite database ({exc})") from exc
             raise
         self.conn = conn
+        # Rows one INSERT may carry: six bound values a row, within SQLite's limit.
+        self._rows_per_statement = max(1, min(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 30_000) // 6)
 
     @classmethod
     def open(
@@ -270,20 +275,24 @@ class EventStore:
         payloads = self.codec.encode_many(events)
         conn = self.conn
         in_batch = self._batch is not None
-        if in_batch:
-            # A failed append inside a batch must not leave half its rows
-            # for the batch's commit.
-            conn.execute("SAVEPOINT autopack_append")
-        else:
+        # One INSERT statement is atomic on its own (SQLite's statement journal),
+        # so a failed append leaves no rows in a batch without a savepoint. Only an
+        # append too large for one statement needs one.
+        single = len(events) <= self._rows_per_statement
+        if not in_batch:
             self._begin()
+        elif not single:
+            conn.execute("SAVEPOINT autopack_append")
         try:
-            last_seq, prev = self._known_head(run_id, expected_seq)
+            if expected_seq == 0:
+                # A new run: no head to look up. If the run exists after all, its
+                # seq 1 is taken and the primary key refuses the insert.
+                last_seq, prev = 0, GENESIS_HASH
+            else:
+                last_seq, prev = self._known_head(run_id, expected_seq)
             if last_seq != expected_seq:
-                raise ConcurrencyError(
-                    f"run {run_id}: expected to append after seq {expected_seq}, "
-                    f"but the log is at seq {last_seq} (another writer appended)"
-                )
-            rows = []
+                raise self._stale(run_id, expected_seq, last_seq)
+            rows: list[object] = []
             out = []
             ts = self.clock()
             seq = last_seq
@@ -294,21 +303,28 @@ class EventStore:
                 tag = event.type
                 # chain_hash, inlined, over the payload's bytes as encoded
                 prev = sha256(f"{prev}\x1f{run_id}\x1f{seq}\x1f{ts}\x1f{tag}\x1f".encode() + payload).hexdigest()
-                rows.append((run_id, seq, ts, tag, payload.decode(), prev))
+                rows.extend((run_id, seq, ts, tag, payload.decode(), prev))
                 out.append(envelope(run_id, seq, ts, event, prev))
-            conn.executemany(
-                "INSERT INTO events (run_id, seq, ts, type, payload, hash) VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            conn.execute("RELEASE autopack_append" if in_batch else "COMMIT")
+            if single:
+                conn.execute(self._insert_sql(len(events)), rows)
+            else:
+                conn.executemany(_INSERT_ONE, [rows[i : i + 6] for i in range(0, len(rows), 6)])
+            if not in_batch:
+                conn.execute("COMMIT")
+            elif not single:
+                conn.execute("RELEASE autopack_append")
         except BaseException as exc:
             self._heads.pop(run_id, None)
             if in_batch:
-                conn.execute("ROLLBACK TO autopack_append")
-                conn.execute("RELEASE autopack_append")
+                if not single:
+                    conn.execute("ROLLBACK TO autopack_append")
+                    conn.execute("RELEASE autopack_append")
             elif conn.in_transaction:
                 conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.IntegrityError):
+                last_seq = self.head(run_id)[0]
+                if last_seq != expected_seq:
+                    raise self._stale(run_id, expected_seq, last_seq) from exc
                 raise ConcurrencyError(f"run {run_id}: sequence conflict, another writer appended ({exc})") from exc
             raise
         self._heads[run_id] = (seq, prev)
@@ -317,6 +333,20 @@ class EventStore:
         else:
             self._notify(out)
         return out
+
+    @staticmethod
+    def _stale(run_id: str, expected_seq: int, last_seq: int) -> ConcurrencyError:
+        return ConcurrencyError(
+            f"run {run_id}: expected to append after seq {expected_seq}, "
+            f"but the log is at seq {last_seq} (another writer appended)"
+        )
+
+    def _insert_sql(self, n: int) -> str:
+        sql = self._insert_cache.get(n)
+        if sql is None:
+            sql = _INSERT_HEAD + ", ".join(["(?, ?, ?, ?, ?, ?)"] * n)
+            self._insert_cache[n] = sql
+        return sql
 
     def _notify(self, out: Sequence[Envelope]) -> None:
         if not out:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from autopack_plugins.fix_types import FILE_PROGRAMS, GIT, PYTHON
+from autopack_plugins.fix_allowlists import FILE_PROGRAMS, GIT, PYTHON
 
 from autopack_core.fixrules import Cmd, Opt
 

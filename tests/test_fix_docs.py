@@ -14,7 +14,7 @@ SOURCES = [
     ROOT / "autopack_core" / "fixtext.py",
     ROOT / "autopack_core" / "fixrules.py",
     ROOT / "autopack_core" / "fixpaths.py",
-    ROOT / "plugins" / "fix_types.py",
+    ROOT / "plugins" / "fix_allowlists.py",
 ]
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from autopack_core.contracts import FixContext
 from autopack_core.patching.governance import GovernancePolicy
 from autopack_core.testing import GIT_ENV, make_git_workspace
-from autopack_plugins.fix_types import fix_types
+from autopack_plugins.fix_allowlists import fix_types
 
 TYPES = {t.name: t for t in fix_types()}
 ENV = {**os.environ, **GIT_ENV}

@@ -14,7 +14,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from autopack_plugins.fix_types import FILE_PROGRAMS, GIT, PYTHON, fix_types
+from autopack_plugins.fix_allowlists import FILE_PROGRAMS, GIT, PYTHON, fix_types
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 import pytest
-from autopack_plugins.fix_types import fix_types
+from autopack_plugins.fix_allowlists import fix_types
 
 from autopack_core import fixpaths
 from autopack_core.contracts import FixContext, FixTypeSettings, FixVerdict

@@ -200,3 +200,25 @@ def test_a_refused_append_inside_a_batch_leaves_no_half_rows(store):
             store.append("a", [ev.PhaseStarted(phase_id="y")], expected_seq=5)
         store.append("a", [ev.PhaseStarted(phase_id="w")], expected_seq=1)
     assert [e.event.phase_id for e in store.iter_events("a")] == ["x", "w"]
+
+
+@pytest.mark.parametrize("rows_per_statement", [1000, 2])
+def test_an_append_failing_on_a_later_row_leaves_none_of_its_rows_in_a_batch(store, rows_per_statement):
+    # One INSERT statement is atomic; an append split over several statements
+    # needs its savepoint. A trigger makes the third row fail either way.
+    store._rows_per_statement = rows_per_statement
+    store.conn.execute(
+        "CREATE TEMP TRIGGER boom BEFORE INSERT ON events WHEN NEW.run_id = 'b' AND NEW.seq = 3 "
+        "BEGIN SELECT RAISE(ABORT, 'boom'); END"
+    )
+    with store.batch():
+        store.append("a", [ev.PhaseStarted(phase_id=str(i)) for i in range(5)], expected_seq=0)
+        with pytest.raises(ConcurrencyError):
+            store.append("b", [ev.PhaseStarted(phase_id=str(i)) for i in range(5)], expected_seq=0)
+        with pytest.raises(ConcurrencyError, match="expected to append after seq 0, but the log is at seq 5"):
+            store.append("a", [ev.PhaseStarted(phase_id="again"), ev.PhaseStarted(phase_id="x")], expected_seq=0)
+        store.append("c", [ev.PhaseStarted(phase_id=str(i)) for i in range(5)], expected_seq=0)
+    assert not store.has_run("b")
+    assert [e.seq for e in store.iter_events("a")] == [1, 2, 3, 4, 5]
+    assert [e.seq for e in store.iter_events("c")] == [1, 2, 3, 4, 5]
+    assert verify_store(store) == ([], 2)
