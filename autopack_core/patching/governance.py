@@ -43,6 +43,8 @@ HUNK_TOO_LARGE = "hunk-too-large"
 PATCH_TOO_LARGE = "patch-too-large"
 TOTAL_TOO_LARGE = "total-too-large"
 SYMLINK_GITMODULES = "symlink-gitmodules"
+BINARY_TOO_LARGE = "binary-too-large"
+NAME_TOO_LONG = "name-too-long"
 
 RULES = (
     ABSOLUTE_PATH,
@@ -62,6 +64,8 @@ RULES = (
     PATCH_TOO_LARGE,
     TOTAL_TOO_LARGE,
     SYMLINK_GITMODULES,
+    BINARY_TOO_LARGE,
+    NAME_TOO_LONG,
 )
 
 STATE_DIR = ".autopack"
@@ -125,6 +129,9 @@ _HFS_IGNORABLE = dict.fromkeys(
     ]
 )
 _DRIVE_RE = re.compile(r"^[A-Za-z]:")
+# Linux's limits (NAME_MAX, PATH_MAX - 1); other systems' are no larger.
+_NAME_MAX = 255
+_PATH_MAX = 4095
 # C0, DEL and C1 controls (U+0080-U+009F: U+009B is CSI, U+0085 a line break).
 _CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
 
@@ -463,6 +470,10 @@ def check_path(path: str, policy: GovernancePolicy = DEFAULT_POLICY) -> list[Ref
 
     if _CONTROL_RE.search(path):
         refuse(CONTROL_CHARACTER, "path contains a NUL or control character")
+    raw = os.fsencode(path) if "\x00" not in path else path.encode("utf-8", "surrogateescape")
+    if len(raw) > _PATH_MAX or any(len(c) > _NAME_MAX for c in raw.split(b"/")):
+        # The write would fail with ENAMETOOLONG; say so before, in check too.
+        refuse(NAME_TOO_LONG, f"a path component is longer than {_NAME_MAX} bytes or the path than {_PATH_MAX}")
     if path.startswith(("/", "\\")):
         refuse(ABSOLUTE_PATH, "path is absolute; patches may only name paths inside the workspace")
     if _DRIVE_RE.match(path):
