@@ -115,17 +115,28 @@ def _read_capped(patchfile: Path, limit: int) -> bytes | None:
     from autopack_core.patching.escape import shown
 
     if str(patchfile) == "-":
-        data = click.get_binary_stream("stdin").read(limit + 1)
-    else:
-        try:
-            with open(patchfile, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                if stat.S_ISREG(st.st_mode) and st.st_size > limit:
-                    return None
-                data = fh.read(limit + 1)
-        except OSError as exc:
-            raise AutopackError(f"{shown(str(patchfile))}: {exc.strerror}") from None
-    return None if len(data) > limit else data
+        return _read_stream(click.get_binary_stream("stdin"), limit)
+    try:
+        with open(patchfile, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if stat.S_ISREG(st.st_mode) and st.st_size > limit:
+                return None
+            return _read_stream(fh, limit)
+    except OSError as exc:
+        raise AutopackError(f"{shown(str(patchfile))}: {exc.strerror}") from None
+
+
+def _read_stream(fh: Any, limit: int) -> bytes | None:
+    # In chunks: read(limit + 1) would allocate the whole limit up front.
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = fh.read(min(1 << 20, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    return None
 
 
 @patch_group.command()
