@@ -377,19 +377,15 @@ def test_backslashes_in_link_targets(tmp_path: Path, target: str) -> None:
 
 
 def test_a_non_utf8_link_target_is_judged_not_crashed(tmp_path: Path) -> None:
-    patch = (
-        'diff --git a/ln b/ln\nnew file mode 120000\n--- /dev/null\n+++ b/ln\n@@ -0,0 +1 @@\n+"\\377\\376"\n'
-    )
-    # The quoted line is content, not a name: the target is the bytes as written.
-    (e,) = parse_reply(patch)
-    assert e.hunks
     raw = (
         b"diff --git a/ln b/ln\nnew file mode 120000\n--- /dev/null\n+++ b/ln\n@@ -0,0 +1 @@\n+\xff\xfe\n"
         b"\\ No newline at end of file\n"
     )
-    r = governed_apply(raw, tmp_path)
-    assert r.ok
-    assert os.readlink(os.fsencode(tmp_path / "ln")) == b"\xff\xfe"
-    raw_out = raw.replace(b"+\xff\xfe", b"+../\xff\xfe")
-    r = governed_apply(raw_out, tmp_path / "sub" if (tmp_path / "sub").mkdir() is None else tmp_path)
+    inside, outward = tmp_path / "inside", tmp_path / "outward"
+    inside.mkdir()
+    outward.mkdir()
+    assert governed_apply(raw, inside).ok
+    assert os.readlink(os.fsencode(inside / "ln")) == b"\xff\xfe"
+    r = governed_apply(raw.replace(b"+\xff\xfe", b"+../\xff\xfe"), outward)
     assert "symlink-escape" in [x.rule for x in r.refusals]
+    assert list(outward.iterdir()) == []
