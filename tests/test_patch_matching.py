@@ -389,3 +389,16 @@ def test_a_non_utf8_link_target_is_judged_not_crashed(tmp_path: Path) -> None:
     r = governed_apply(raw.replace(b"+\xff\xfe", b"+../\xff\xfe"), outward)
     assert "symlink-escape" in [x.rule for x in r.refusals]
     assert list(outward.iterdir()) == []
+
+
+# --- mutants that survived the first mutation run of governance.py ------------------------
+
+
+def test_policy_fields_are_keyword_only() -> None:
+    with pytest.raises(TypeError):
+        GovernancePolicy((".git/",))  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("path", ["CREDEN~@/x", "creden~;/x", "creden~1@/x", "creden~1=/x", "creden~/x"])
+def test_short_name_digits_are_digits(path: str) -> None:
+    assert not check_path(path, GovernancePolicy(protected_paths=("credentials/",)))
