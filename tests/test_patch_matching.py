@@ -402,3 +402,13 @@ def test_policy_fields_are_keyword_only() -> None:
 @pytest.mark.parametrize("path", ["CREDEN~@/x", "creden~;/x", "creden~1@/x", "creden~1=/x", "creden~/x"])
 def test_short_name_digits_are_digits(path: str) -> None:
     assert not check_path(path, GovernancePolicy(protected_paths=("credentials/",)))
+
+
+def test_documented_policy_defaults() -> None:
+    # docs/governed-apply.md and config/models.yaml state these.
+    p = GovernancePolicy()
+    assert p.protected_paths == (".git/", ".autopack/")
+    assert p.exec_protected_paths == (".githooks/", ".husky/")
+    assert p.allow_binary_patches is False and p.fuzz == 0
+    assert (p.max_file_bytes, p.max_hunk_lines) == (16 * 1024 * 1024, 100_000)
+    assert (p.max_patch_bytes, p.max_binary_bytes, p.max_total_bytes) == (32 << 20, 32 << 20, 256 << 20)
