@@ -412,3 +412,45 @@ def test_documented_policy_defaults() -> None:
     assert p.allow_binary_patches is False and p.fuzz == 0
     assert (p.max_file_bytes, p.max_hunk_lines) == (16 * 1024 * 1024, 100_000)
     assert (p.max_patch_bytes, p.max_binary_bytes, p.max_total_bytes) == (32 << 20, 32 << 20, 256 << 20)
+
+
+@pytest.mark.parametrize(
+    "pattern,path,hit",
+    [
+        ("abcdefgh/", "abcdef~1/x", False),  # 8 characters: a valid 8.3 name, no alias
+        ("abcdefghi/", "abcdef~1/x", True),
+        ("abc.jso/", "abc~1.jso/x", False),  # a 3-character extension: valid 8.3
+        ("abc.json/", "abc~1.jso/x", True),
+        ("abc.json/", "abc~1/x", False),  # the alias keeps its extension
+        ("a b/", "ab~1/x", True),  # a space makes it invalid 8.3; the alias drops it
+        ("a+b/", "a_b~1/x", True),  # and so does '+', replaced by '_'
+        ("a.b.c/", "ab~1.c/x", True),  # more than one dot
+        ("f[a-].txt", "f-.txt", True),
+        ("f[a-].txt", "fa.txt", True),
+        ("f[a-].txt", "fb.txt", False),
+        ("f[!]].txt", "fa.txt", True),
+        ("f[!]].txt", "f].txt", False),
+        ("a/**/b", "a//b", True),  # "**/" also takes a bare "/", as (.*/)? would
+        ("", "a", False),
+        ("/", "a", False),
+    ],
+)
+def test_glob_and_short_name_edges(pattern: str, path: str, hit: bool) -> None:
+    assert (matches_any(path, [pattern]) is not None) == hit
+
+
+@pytest.mark.parametrize(
+    "name,hit",
+    [("gi7eb~12", True), ("gi7eb~1", False), ("gi7eba~a", False), ("gi7e~123", True), ("gi7eba~1 .", True),
+     ("gi7eba~1x", False), ("gitmod~1.", True), ("gitmod~1x", False), ("gitmo~1", False), (".gitmodules:x", True),
+     (".gitmodules.x", False), ("~1234567", True), ("x~123456", False)],
+)  # fmt: skip
+def test_gitmodules_short_name_edges(name: str, hit: bool) -> None:
+    assert is_gitmodules_name(name) == hit
+
+
+def test_the_matcher_cache_stays_bounded() -> None:
+    g = compile_glob("q*x")
+    for k in range(6000):
+        g("q" + chr(0x4E00 + k))
+    assert len(g._step) <= g._MAX_CACHE == 4096
