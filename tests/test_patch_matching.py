@@ -454,3 +454,12 @@ def test_the_matcher_cache_stays_bounded() -> None:
     for k in range(6000):
         g("q" + chr(0x4E00 + k))
     assert len(g._step) <= g._MAX_CACHE == 4096
+
+
+@pytest.mark.parametrize(
+    "pattern,path",
+    [(".husky/", "husky~1/pre-commit"), (".secrets/", "SECRET~1/k"), (".env.production", "env~1.pro")],
+)
+def test_dot_names_have_short_aliases_too(pattern: str, path: str) -> None:
+    assert matches_any(path, [pattern]) == pattern
+    assert check_exec("husky~1/pre-commit", 0o100755, GovernancePolicy())

@@ -309,12 +309,16 @@ def _short_name(name: str) -> tuple[str, str] | None:
     """The stem and extension of the 8.3 short name NTFS gives a long
     folded name (``credentials.json`` -> ``creden``, ``jso``: CREDEN~1.JSO),
     or None when the name needs none or is not ASCII."""
-    if not name.isascii() or name.startswith("."):
+    if not name.isascii():
         return None
-    base, dot, ext = name.rpartition(".")
+    # Leading dots are dropped from the alias (".husky" is HUSKY~1), and
+    # make the name invalid 8.3 on their own.
+    core = name.lstrip(".")
+    base, dot, ext = core.rpartition(".")
     if not dot:
-        base, ext = name, ""
-    if len(base) <= 8 and len(ext) <= 3 and not (set(name) & (_SHORT_BAD | {" "})) and base.count(".") == 0:
+        base, ext = core, ""
+    valid = core == name and len(base) <= 8 and len(ext) <= 3 and not set(name) & (_SHORT_BAD | {" "})
+    if valid and "." not in base:
         return None
     stem = "".join("_" if c in _SHORT_BAD else c for c in base if c not in " .")[:6]
     ext = "".join("_" if c in _SHORT_BAD else c for c in ext if c != " ")[:3]
