@@ -463,3 +463,9 @@ def test_the_matcher_cache_stays_bounded() -> None:
 def test_dot_names_have_short_aliases_too(pattern: str, path: str) -> None:
     assert matches_any(path, [pattern]) == pattern
     assert check_exec("husky~1/pre-commit", 0o100755, GovernancePolicy())
+
+
+def test_path_length_boundary() -> None:
+    at_limit = "/".join(["c" * 99] * 40) + "/" + "d" * 95  # 40 * 100 + 95 = 4095 bytes
+    assert len(at_limit) == 4095 and check_path(at_limit) == []
+    assert [r.rule for r in check_path(at_limit + "e")] == ["name-too-long"]
