@@ -189,14 +189,26 @@ def main() -> None:
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--only", nargs="*", default=None)
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    ap.add_argument("--build", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(*args.child)
         return
+    if args.build:
+        patch, ws = build(args.build[0], Path(args.build[1]), args.scale)
+        print(json.dumps([str(patch), str(ws)]))
+        return
     results: dict[str, dict] = {}
     for name in args.only or CASES:
         with tempfile.TemporaryDirectory(prefix="autopack-adv-") as tmp:
-            patch, ws = build(name, Path(tmp), args.scale)
+            # Inputs are built in a child too: a child's peak RSS starts at its
+            # parent's size at fork, so the parent must stay small.
+            made = subprocess.run(
+                [sys.executable, __file__, "--scale", str(args.scale), "--build", name, tmp],
+                capture_output=True,
+                check=True,
+            )
+            patch, ws = (Path(x) for x in json.loads(made.stdout))
             ours = _measure([sys.executable, __file__, "--child", str(patch), str(ws)])
             line = (ours.pop("stdout") or "{}").strip().splitlines()
             inner = json.loads(line[-1]) if line else {}
