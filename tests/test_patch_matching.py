@@ -469,3 +469,14 @@ def test_path_length_boundary() -> None:
     at_limit = "/".join(["c" * 99] * 40) + "/" + "d" * 95  # 40 * 100 + 95 = 4095 bytes
     assert len(at_limit) == 4095 and check_path(at_limit) == []
     assert [r.rule for r in check_path(at_limit + "e")] == ["name-too-long"]
+
+
+def test_only_slashes_are_stripped_from_patterns() -> None:
+    assert matches_any("a", ["Xa"]) is None and matches_any("a", ["aX/"]) is None
+    assert matches_any("xa", ["Xa"]) == "Xa"
+
+
+def test_a_stream_suffix_does_not_hide_other_characters() -> None:
+    assert not is_gitmodules_name(".gitmodulesX:\u00e9")
+    assert is_gitmodules_name(".gitmodules. :\u00e9")
+    assert fold_name("secretsX:\u00e9") == "secretsx"

@@ -380,9 +380,9 @@ class Glob:
     _MAX_CACHE = 4096
 
     def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
         pat = pattern.replace("\\", "/").strip("/")
-        comps = [fold_name(c) if c not in ("", "**") else c for c in pat.split("/")] if pat else []
+        # fold_name leaves "" and "**" as they are.
+        comps = [fold_name(c) for c in pat.split("/")] if pat else []
         nfa = _Nfa()
         cur = start = nfa.state()
         for k, comp in enumerate(comps):
