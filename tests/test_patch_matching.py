@@ -480,3 +480,8 @@ def test_a_stream_suffix_does_not_hide_other_characters() -> None:
     assert not is_gitmodules_name(".gitmodulesX:\u00e9")
     assert is_gitmodules_name(".gitmodules. :\u00e9")
     assert fold_name("secretsX:\u00e9") == "secretsx"
+
+
+@pytest.mark.parametrize("name", ["gitmod~4.", "GITMOD~4 ", "gitmod~4:x"])
+def test_last_short_name_number_with_trailing_dots(name: str) -> None:
+    assert is_gitmodules_name(name)
