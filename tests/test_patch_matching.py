@@ -485,3 +485,27 @@ def test_a_stream_suffix_does_not_hide_other_characters() -> None:
 @pytest.mark.parametrize("name", ["gitmod~4.", "GITMOD~4 ", "gitmod~4:x"])
 def test_last_short_name_number_with_trailing_dots(name: str) -> None:
     assert is_gitmodules_name(name)
+
+
+@pytest.mark.parametrize("name,hit", [("g~123456", True), ("gi~12345", True), ("gi7eba7~1", False), ("x~123456", False)])
+def test_gitmodules_fallback_prefix_lengths(name: str, hit: bool) -> None:
+    assert is_gitmodules_name(name) == hit
+
+
+@pytest.mark.parametrize(
+    "path,rules,word",
+    [
+        ("/etc/passwd", ["absolute-path"], "absolute"),
+        ("\\etc\\passwd", ["absolute-path"], "absolute"),
+        ("/./x", ["absolute-path", "non-canonical-path"], "'.'"),
+        ("a/../b", ["parent-traversal"], "'..'"),
+        ("a//b", ["non-canonical-path"], "empty"),
+        (".git/x", ["git-dir"], ".git"),
+        (".autopack/x", ["autopack-dir"], ".autopack"),
+        ("a\x01", ["control-character"], "control"),
+    ],
+)
+def test_each_path_rule_says_why(path: str, rules: list[str], word: str) -> None:
+    got = check_path(path)
+    assert [r.rule for r in got] == rules
+    assert word in got[-1].message

@@ -179,7 +179,8 @@ def _ntfs_dot_generic(name: str, dotname: str, fallback: str) -> bool:
     if low.startswith(dotname[:6]) and low[6:7] == "~" and "1" <= low[7:8] <= "4":
         return only_dots_spaces(low[8:])
     tilde = low.find("~")
-    if not (0 <= tilde <= 6) or not low[:tilde].isascii() or low[:tilde] != fallback[:tilde]:
+    # The prefix comparison also bounds the tilde's place (at most 6 in).
+    if tilde < 0 or low[:tilde] != fallback[:tilde]:
         return False
     digits = low[tilde + 1 : 8]
     if len(digits) != 8 - tilde - 1 or not digits.isdigit() or not digits.isascii() or digits[0] == "0":
