@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from patch_support import git_apply, snapshot
 
 from autopack_core.errors import PatchApplyError, PatchParseError
 from autopack_core.patching import GovernancePolicy, governed_apply, parse_reply
 from autopack_core.patching.binary import TooLarge, apply_delta, blob_id, decode_lines
 from autopack_core.patching.hunks import apply_hunks
 from autopack_core.patching.parse import split_lines
-from patch_support import git_apply, snapshot
 
 AUTOPACK = str(Path(sys.executable).with_name("autopack"))
 MiB = 1024 * 1024
@@ -29,7 +29,7 @@ MiB = 1024 * 1024
 
 def run(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "AUTOPACK_RAISE_ERRORS"}
-    return subprocess.run([AUTOPACK, *args], input=stdin, capture_output=True, env=env, timeout=120, cwd=cwd)
+    return subprocess.run([AUTOPACK, *args], check=False, input=stdin, capture_output=True, env=env, timeout=120, cwd=cwd)
 
 
 def git_binary_lines(data: bytes) -> str:

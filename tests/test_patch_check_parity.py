@@ -9,13 +9,26 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from patch_support import snapshot
 
 from autopack_core.errors import PatchError
 from autopack_core.patching import GovernancePolicy, governed_apply
-from patch_support import snapshot
 
 NAMES = st.sampled_from(
-    ["a.txt", "d", "d/x.txt", "d/new.txt", "f", "f/x", "ln", "ln/x", "new/deep/n.txt", "n" * 256, "secrets/k", ".gitmodules"]
+    [
+        "a.txt",
+        "d",
+        "d/x.txt",
+        "d/new.txt",
+        "f",
+        "f/x",
+        "ln",
+        "ln/x",
+        "new/deep/n.txt",
+        "n" * 256,
+        "secrets/k",
+        ".gitmodules",
+    ]
 )
 
 
@@ -59,7 +72,11 @@ def _outcome(patch: str, ws: Path, dry: bool) -> tuple:
     return ("ok", r.files)
 
 
-@settings(max_examples=int(os.environ.get("PARITY_EXAMPLES", "150")), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=int(os.environ.get("PARITY_EXAMPLES", "150")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(
     ops=st.lists(
         st.tuples(

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from patch_support import git_apply, snapshot
 
-from autopack_core.patching import GovernancePolicy, governed_apply, parse_reply
+from autopack_core.patching import GovernancePolicy, governed_apply
 from autopack_core.patching.escape import shown
 from autopack_core.patching.governance import (
     check_exec,
@@ -29,7 +30,6 @@ from autopack_core.patching.governance import (
     is_state_name,
     matches_any,
 )
-from patch_support import git_apply, snapshot
 
 AUTOPACK = str(Path(sys.executable).with_name("autopack"))
 
@@ -43,7 +43,7 @@ HFS_IGNORABLE = [
 
 def run(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "AUTOPACK_RAISE_ERRORS"}
-    return subprocess.run([AUTOPACK, *args], input=stdin, capture_output=True, env=env, timeout=60)
+    return subprocess.run([AUTOPACK, *args], check=False, input=stdin, capture_output=True, env=env, timeout=60)
 
 
 # --- the glob matcher -----------------------------------------------------------------
@@ -487,7 +487,9 @@ def test_last_short_name_number_with_trailing_dots(name: str) -> None:
     assert is_gitmodules_name(name)
 
 
-@pytest.mark.parametrize("name,hit", [("g~123456", True), ("gi~12345", True), ("gi7eba7~1", False), ("x~123456", False)])
+@pytest.mark.parametrize(
+    "name,hit", [("g~123456", True), ("gi~12345", True), ("gi7eba7~1", False), ("x~123456", False)]
+)
 def test_gitmodules_fallback_prefix_lengths(name: str, hit: bool) -> None:
     assert is_gitmodules_name(name) == hit
 

@@ -23,7 +23,6 @@ from typing import Iterable
 import attrs
 
 from autopack_core.events import Refusal
-from autopack_core.patching.escape import shown
 
 # Rule names, one per reason a path or edit is refused.
 ABSOLUTE_PATH = "absolute-path"
