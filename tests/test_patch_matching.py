@@ -511,3 +511,48 @@ def test_each_path_rule_says_why(path: str, rules: list[str], word: str) -> None
     got = check_path(path)
     assert [r.rule for r in got] == rules
     assert word in got[-1].message
+
+
+def test_every_path_under_a_symlinked_parent_is_named(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    os.symlink("real", tmp_path / "ln")
+    patch = "".join(f"--- /dev/null\n+++ b/ln/{n}.txt\n@@ -0,0 +1 @@\n+x\n" for n in ("a", "b", "c"))
+    r = governed_apply(patch, tmp_path)
+    assert sorted(x.path for x in r.refusals if x.rule == "symlink-write") == ["ln/a.txt", "ln/b.txt", "ln/c.txt"]
+
+
+_AS_NOBODY = """
+import os, sys
+from autopack_core.patching import governed_apply
+patch = sys.stdin.read()
+governed_apply(patch, sys.argv[1], dry_run=True)  # warm every lazy import while still root
+os.setgid(65534); os.setuid(65534)
+r = governed_apply(patch, sys.argv[1])
+print(",".join(sorted({x.rule for x in r.refusals})) or "ok")
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to drop to another user")
+def test_lstat_errors_other_than_missing_fail_closed() -> None:
+    # EACCES on the way to a path must refuse it, not treat it as absent.
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="autopack-eacces-"))
+    try:
+        os.chmod(root, 0o755)
+        ws = root / "ws"
+        (ws / "locked").mkdir(parents=True)
+        os.chmod(ws, 0o777)
+        os.chmod(ws / "locked", 0o000)
+        patch = "--- /dev/null\n+++ b/locked/inner/x.txt\n@@ -0,0 +1 @@\n+x\n"
+        r = subprocess.run(
+            [sys.executable, "-c", _AS_NOBODY, str(ws)], input=patch, capture_output=True, text=True, check=False
+        )
+        assert r.returncode == 0 and "symlink-write" in r.stdout or r.returncode != 0 and "Traceback" not in r.stderr
+        assert r.stdout.strip() != "ok", r.stdout
+        os.chmod(ws / "locked", 0o755)
+        assert list((ws / "locked").iterdir()) == []
+    finally:
+        os.chmod(ws / "locked", 0o755)
+        shutil.rmtree(root)
