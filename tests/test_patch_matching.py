@@ -556,3 +556,33 @@ def test_lstat_errors_other_than_missing_fail_closed() -> None:
     finally:
         os.chmod(ws / "locked", 0o755)
         shutil.rmtree(root)
+
+
+def test_gitmodules_refusal_says_why(tmp_path: Path) -> None:
+    patch = (
+        "diff --git a/.gitmodules b/.gitmodules\nnew file mode 120000\n--- /dev/null\n+++ b/.gitmodules\n"
+        "@@ -0,0 +1 @@\n+x\n\\ No newline at end of file\n"
+    )
+    (r,) = [x for x in governed_apply(patch, tmp_path).refusals if x.rule == "symlink-gitmodules"]
+    assert r.message.startswith(".gitmodules may not be a symlink")
+
+
+def test_odd_strings_as_paths_do_not_crash() -> None:
+    assert [r.rule for r in check_path("a\ud800b")] == []
+    assert [r.rule for r in check_path("a\x00" + "b" * 300)] == ["control-character", "name-too-long"]
+    assert check_path("\udcff" * 255) == [] and [r.rule for r in check_path("\udcff" * 256)] == ["name-too-long"]
+
+
+def test_a_link_the_patch_knows_may_be_deleted_or_replaced(tmp_path: Path) -> None:
+    os.symlink("target", tmp_path / "ln")
+    delete = (
+        "diff --git a/ln b/ln\ndeleted file mode 120000\n--- a/ln\n+++ /dev/null\n@@ -1 +0,0 @@\n-target\n"
+        "\\ No newline at end of file\n"
+    )
+    assert governed_apply(delete, tmp_path, dry_run=True).ok
+    retarget = (
+        "diff --git a/ln b/ln\nindex 1111111..2222222 120000\n--- a/ln\n+++ b/ln\n@@ -1 +1 @@\n-target\n"
+        "\\ No newline at end of file\n+other\n\\ No newline at end of file\n"
+    )
+    assert governed_apply(retarget, tmp_path).ok
+    assert os.readlink(tmp_path / "ln") == "other"

@@ -474,7 +474,10 @@ def check_path(path: str, policy: GovernancePolicy = DEFAULT_POLICY) -> list[Ref
 
     if _CONTROL_RE.search(path):
         refuse(CONTROL_CHARACTER, "path contains a NUL or control character")
-    raw = os.fsencode(path) if "\x00" not in path else path.encode("utf-8", "surrogateescape")
+    try:
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate that no byte string decodes to
+        raw = path.encode("utf-8", "surrogatepass")
     if len(raw) > _PATH_MAX or any(len(c) > _NAME_MAX for c in raw.split(b"/")):
         # The write would fail with ENAMETOOLONG; say so before, in check too.
         refuse(NAME_TOO_LONG, f"a path component is longer than {_NAME_MAX} bytes or the path than {_PATH_MAX}")
