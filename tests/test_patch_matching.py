@@ -202,7 +202,7 @@ def test_traversal_spellings_are_refused(name: str) -> None:
     assert "parent-traversal" in [r.rule for r in check_path(f"x/{name}/y")]
 
 
-@pytest.mark.parametrize("name", [".a", "a..b", "..a", "a.."])
+@pytest.mark.parametrize("name", [".a", "a..b", "..a", "a..", "..X", "X..", ". .X"])
 def test_dotted_names_are_not_traversal(name: str) -> None:
     assert "parent-traversal" not in [r.rule for r in check_path(f"x/{name}/y")]
 
@@ -586,3 +586,30 @@ def test_a_link_the_patch_knows_may_be_deleted_or_replaced(tmp_path: Path) -> No
     )
     assert governed_apply(retarget, tmp_path).ok
     assert os.readlink(tmp_path / "ln") == "other"
+
+
+MESSAGES = {
+    "absolute-path": ("/x", "path is absolute; patches may only name paths inside the workspace"),
+    "drive-letter": ("c:x", "path starts with a drive letter"),
+    "parent-traversal": ("a/../b", "path climbs out with '..'"),
+    "non-canonical-path": ("a//b", "path is empty or has an empty or '.' component"),
+    "git-dir": (".git/x", "writes inside .git are never allowed"),
+    "autopack-dir": (".autopack/x", "Autopack's own state folder .autopack/ is protected"),
+    "control-character": ("a\x01", "path contains a NUL or control character"),
+    "name-too-long": ("n" * 256, "a path component is longer than 255 bytes or the path than 4095"),
+}
+
+
+@pytest.mark.parametrize("rule", sorted(MESSAGES))
+def test_refusal_messages_are_exact(rule: str) -> None:
+    path, message = MESSAGES[rule]
+    assert [(r.rule, r.message) for r in check_path(path) if r.rule == rule] == [(rule, message)]
+
+
+@pytest.mark.parametrize(
+    "pattern,path,hit",
+    [("x[a-", "x[a-", True), ("x[a-", "xa", False), ("f[0-9].txt", "f=.txt", False), ("f[0-9].txt", "f-.txt", False),
+     ("f[a-c]x", "fbx", True), ("f[a-c]x", "f]x", False), ("f[a-]x", "f]x", False)],
+)  # fmt: skip
+def test_class_ranges_exactly(pattern: str, path: str, hit: bool) -> None:
+    assert (matches_any(path, [pattern]) is not None) == hit

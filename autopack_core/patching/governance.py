@@ -486,7 +486,8 @@ def check_path(path: str, policy: GovernancePolicy = DEFAULT_POLICY) -> list[Ref
     if _DRIVE_RE.match(path):
         refuse(DRIVE_LETTER, "path starts with a drive letter")
     parts = components(path)
-    if ".." in parts or any(p.rstrip(" .") == "" and p.count(".") >= 2 for p in parts):
+    # "..", and what Windows reads as "..": ". .", ".. ", "..." (dots and spaces, two dots at least).
+    if any(p.rstrip(" .") == "" and p.count(".") >= 2 for p in parts):
         refuse(PARENT_TRAVERSAL, "path climbs out with '..'")
     inner = parts[1:] if path.startswith(("/", "\\")) else parts
     if not path or any(p in ("", ".") for p in inner):
