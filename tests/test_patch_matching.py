@@ -613,3 +613,20 @@ def test_refusal_messages_are_exact(rule: str) -> None:
 )  # fmt: skip
 def test_class_ranges_exactly(pattern: str, path: str, hit: bool) -> None:
     assert (matches_any(path, [pattern]) is not None) == hit
+
+
+def test_an_unclosed_class_is_literal() -> None:
+    assert matches_any("x[", ["x["]) == "x[" and matches_any("x[!", ["x[!"]) == "x[!"
+    assert matches_any("xa", ["x["]) is None
+
+
+def test_exec_rule_is_only_about_executable_regular_files() -> None:
+    policy = GovernancePolicy()
+    assert check_exec(".husky/pre-commit", 0o100644, policy) == []
+    assert check_exec(".husky/pre-commit", None, policy) == []
+    assert check_exec(".husky/pre-commit", 0o120777, policy) == []
+    assert [r.rule for r in check_exec(".husky/pre-commit", 0o100755, policy)] == ["exec-bit"]
+    assert [r.rule for r in check_exec("src/run.sh", 0o100755, GovernancePolicy(protected_paths=("src/",)))] == [
+        "exec-bit"
+    ]
+    assert check_exec("src/run.sh", 0o100755, policy) == []
