@@ -13,6 +13,7 @@ import cattrs
 import orjson
 from cattrs.strategies import configure_tagged_union
 
+from autopack_core import strict
 from autopack_core.errors import EventDecodeError, PluginError, UnknownEventType
 from autopack_core.events import CORE_EVENT_TYPES, Event
 
@@ -103,12 +104,6 @@ class EventCodec:
         except (orjson.JSONDecodeError, TypeError, KeyError) as exc:
             return self.decode(tag, payload, where)
 
-    def from_dict(self, data: dict[str, Any], where: str = "") -> Event:
-        tag = data.get("type")
-        if not isinstance(tag, str):
-            raise EventDecodeError(f"{where + ': ' if where else ''}event has no 'type' tag")
-        return self.decode(tag, orjson.dumps(data), where)
-
 
 _SCALARS = {str, int, float, bool, str | None, int | None, float | None}
 
@@ -119,22 +114,9 @@ def _is_flat(cls: type) -> bool:
     return all(f.type in _SCALARS for f in attrs.fields(attrs.resolve_types(cls)))
 
 
-def _strict_hook(expected: type) -> Any:
-    def structure(value: Any, _: Any) -> Any:
-        # bool is an int subclass and JSON has one number type: accept an
-        # int for a float, refuse everything else rather than coerce it.
-        if type(value) is expected or (expected is float and type(value) is int):
-            return expected(value) if expected is float else value
-        raise TypeError(f"expected {expected.__name__}, got {type(value).__name__} {value!r}")
-
-    return structure
-
-
 def strict_converter() -> cattrs.Converter:
-    """A cattrs converter that never coerces: ``"3"`` is not an int."""
-    conv = cattrs.Converter(forbid_extra_keys=True)
-    for t in (int, float, str, bool):
-        conv.register_structure_hook(t, _strict_hook(t))
+    """The shared strict converter (``strict.converter``) plus the codec's fast path."""
+    conv = strict.converter()
     conv.register_structure_hook_func(lambda t: t == tuple[str, ...], _str_tuple)
     return conv
 

@@ -17,14 +17,10 @@ the two agree. A file that omits a whole registry section (``providers``,
 
 from __future__ import annotations
 
-import functools
-import os
 from pathlib import Path
 from typing import Any, Literal, Mapping, Sequence
 
 import attrs
-
-from autopack_core.patching.governance import GovernancePolicy
 
 from autopack_core.errors import ConfigError
 
@@ -113,6 +109,20 @@ class RoutingConfig:
 
 
 @attrs.frozen(kw_only=True)
+class FixTypeSettings:
+    """One fix type's section of ``doctor.fix_types`` in the config.
+
+    ``enabled``: None keeps the type's ``enabled_by_default``; ``false`` turns a
+    built-in type off; ``true`` turns on a type that is off by default.
+    ``allow``: exact commands (compared after splitting) that a type without an
+    allowlist of its own (``docker``, ``shell``) accepts; other types ignore it.
+    """
+
+    enabled: bool | None = None
+    allow: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
 class DoctorConfig:
     # null: the tier models of routing.roles.doctor (or routing.default).
     cheap_model: str | None = None
@@ -129,6 +139,9 @@ class DoctorConfig:
     max_execute_fix_per_phase: int = 1
     allowed_fix_types: tuple[str, ...] = ("git", "file")
     fix_timeout_seconds: float = 120.0
+    # Per fix type: enabled (null: the type's default) and, for docker/shell,
+    # the exact commands allowed. docs/execute-fix.md.
+    fix_types: dict[str, FixTypeSettings] = _mapping()
 
 
 @attrs.frozen(kw_only=True)
@@ -138,8 +151,42 @@ class HealthBudgetConfig:
     max_total_failures: int = 25
 
 
+@attrs.frozen(kw_only=True)
+class GovernancePolicy:
+    """Limits a patch must respect. ``.git`` and ``.autopack`` are refused
+    whatever ``protected_paths`` says; the defaults list them so config that
+    prints the policy shows them.
+
+    - ``protected_paths``: glob patterns relative to the workspace. ``*``
+      stays within one path component, ``**`` crosses them, a trailing ``/``
+      means the directory and everything under it; a pattern that matches a
+      parent directory protects everything below it. Matching ignores case, as
+      case-insensitive file systems would.
+    - ``exec_protected_paths``: globs where setting the executable bit is
+      refused (hook directories that ``core.hooksPath`` commonly points at).
+    - ``fuzz``: how many context lines a hunk may lose at each end when it
+      does not match exactly (0 = as ``git apply`` by default).
+    - ``max_patch_bytes``: the largest patch (reply) read at all.
+    - ``max_binary_bytes``: what one binary patch's data may inflate to;
+      inflation stops at this size, so a zlib bomb never allocates more.
+    - ``max_total_bytes``: the total size of the files one patch writes
+      (copies and renames count in full).
+    """
+
+    protected_paths: tuple[str, ...] = (".git/", ".autopack/")
+    exec_protected_paths: tuple[str, ...] = (".githooks/", ".husky/")
+    allow_binary_patches: bool = False
+    max_file_bytes: int = 16 * 1024 * 1024
+    max_hunk_lines: int = 100_000
+    fuzz: int = 0
+    max_patch_bytes: int = 32 * 1024 * 1024
+    max_binary_bytes: int = 32 * 1024 * 1024
+    max_total_bytes: int = 256 * 1024 * 1024
+
+
 # The ``governance:`` section is governed apply's policy itself: one set of
 # knobs and defaults, so the config and ``autopack patch`` cannot drift apart.
+# It lives here, with the rest of the knobs; ``patching`` imports it.
 GovernanceConfig = GovernancePolicy
 
 
@@ -226,68 +273,6 @@ class AutopackConfig:
         return tuple(sorted({p.api_key_env for p in self.providers.values() if p.api_key_env}))
 
 
-# --- loading ----------------------------------------------------------------
-
-
-def default_config_path(workspace: Path | None = None) -> Path | None:
-    """``config/models.yaml`` of the workspace (or cwd) if it exists, else None."""
-    env = os.environ.get("AUTOPACK_CONFIG")
-    if env:
-        return Path(env)
-    candidate = (workspace or Path.cwd()) / DEFAULT_CONFIG_RELPATH
-    return candidate if candidate.is_file() else None
-
-
-def load_config(path: Path | str | None = None, *, workspace: Path | None = None) -> AutopackConfig:
-    """Load and check a config file; ``None`` means the default location or built-ins.
-
-    Raises ``ConfigError`` (``file:line: path: problem``) on any problem.
-    """
-    if path is None:
-        path = default_config_path(workspace)
-    if path is None:
-        return _load_cached(str(BUILTIN_DEFAULTS), _content(BUILTIN_DEFAULTS), "<built-in defaults>")
-    cfg = _load_cached(str(path), _content(Path(path)), None)
-    if cfg.role_template_paths:  # templates are other files: read them fresh
-        from autopack_core import config_load
-
-        cfg = config_load.read_role_templates(cfg)
-    return cfg
-
-
-def _content(path: Path) -> bytes | None:
-    # The cache is keyed by the file's bytes, not its mtime: file systems
-    # stamp times coarsely, and a config rewritten within one tick must not
-    # be served stale. A missing file falls through to the loader's error.
-    try:
-        return path.read_bytes()
-    except OSError:
-        return None
-
-
-@functools.lru_cache(maxsize=16)
-def _load_cached(path: str, content: bytes | None, display: str | None) -> AutopackConfig:
-    # Parsing YAML costs milliseconds; an executor or a test process asks for
-    # the same file many times. The result is frozen, so sharing it is safe,
-    # and errors are not cached (lru_cache does not store exceptions).
-    from autopack_core import config_load
-
-    try:
-        text = content.decode("utf-8") if content is not None else None
-    except UnicodeDecodeError:
-        text = None
-    if text is None:  # unreadable: the loader says why, with the file's name
-        return config_load.load_file(Path(path), display=display)
-    return config_load.load_text(text, display or path, builtin=Path(path) == BUILTIN_DEFAULTS)
-
-
-def load_config_text(text: str, name: str = "<string>") -> AutopackConfig:
-    """Parse config from a string (tests, and configs embedded elsewhere)."""
-    from autopack_core import config_load
-
-    return config_load.load_text(text, name)
-
-
 __all__: Sequence[str] = [
     "AutopackConfig",
     "ProviderConfig",
@@ -304,7 +289,6 @@ __all__: Sequence[str] = [
     "RetriesConfig",
     "DiscoveryPromotionConfig",
     "RoleConfig",
-    "load_config",
-    "load_config_text",
-    "default_config_path",
+    "GovernancePolicy",
+    "FixTypeSettings",
 ]

@@ -1,4 +1,4 @@
-"""The shapes of the objects plugins register (quality and health checks, roles).
+"""The shapes of the objects plugins register (quality and health checks, roles, fix types).
 
 Registered objects are duck-typed against these protocols; the outcome classes
 are what their ``async`` methods return.
@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Protocol
 
 import attrs
+
+# Config sections a fix type reads; they belong to the config (re-exported here).
+from autopack_core.config import FixTypeSettings, GovernancePolicy
 
 if TYPE_CHECKING:
     from autopack_core.roles import Prompt, RoleContext
@@ -85,3 +88,67 @@ class Role(Protocol):
         never any other exception.
         """
         ...
+
+
+@attrs.frozen(kw_only=True)
+class FixContext:
+    """What a fix type's check may consult. Nothing here is ever executed.
+
+    - ``workspace``: the run's workspace; every path a command names must
+      resolve (with the OS, following symlinks) inside it.
+    - ``protected``: the governance policy; its ``protected_paths``, ``.git``
+      and ``.autopack`` in any spelling are refused as command paths too.
+    - ``run_commits``: hex shas of the commits this run made (checkpoints);
+      the only targets besides ``HEAD`` that a history-moving command may use.
+    - ``run_branches``: branches this run created; the only ones it may delete
+      or force-move.
+    - ``settings``: this type's ``doctor.fix_types.<name>`` config section.
+    """
+
+    workspace: Path
+    protected: GovernancePolicy = GovernancePolicy()
+    run_commits: tuple[str, ...] = ()
+    run_branches: tuple[str, ...] = ()
+    settings: FixTypeSettings = FixTypeSettings()
+
+
+@attrs.frozen(kw_only=True)
+class FixVerdict:
+    """A fix type's decision on one command.
+
+    ``allowed``: the executor may run ``argv`` (no shell, in the workspace).
+    ``argv`` is the command rebuilt from what was checked (long options
+    spelled out, ``--`` before paths), so the program sees exactly what was
+    validated. A refusal names its ``rule`` and says why in ``reason``;
+    ``manual`` marks commands that need a person (``sudo`` and the like):
+    recorded as "requires manual intervention", never run.
+    """
+
+    allowed: bool
+    rule: str = ""
+    reason: str = ""
+    argv: tuple[str, ...] = ()
+    manual: bool = False
+
+    def line(self) -> str:
+        """``rule: reason`` for a refusal, the argv joined for the shell reader otherwise."""
+        if self.allowed:
+            import shlex
+
+            return shlex.join(self.argv)
+        return f"{self.rule}: {self.reason}"
+
+
+class FixType(Protocol):
+    """A typed category of commands the Doctor's ``execute_fix`` may send.
+
+    ``check`` decides from the command text alone (and the file system, read
+    only): it never executes anything. It must refuse whatever it does not
+    positively recognise.
+    """
+
+    name: str
+    description: str
+    enabled_by_default: bool
+
+    def check(self, command: str, context: FixContext) -> FixVerdict: ...

@@ -78,12 +78,6 @@ class ImportFormatError(AutopackError):
     """A JSON Lines file is truncated, invalid or inconsistent; names the line."""
 
 
-class IntegrityError(AutopackError):
-    """The hash chain of a run does not verify; names the run and seq."""
-
-    exit_code = EXIT_FAILED
-
-
 class IllegalTransition(AutopackError):
     """An event was recorded that the run or phase state machine does not allow."""
 

@@ -20,12 +20,33 @@ from autopack_core.plan import PhaseSpec
 
 SCHEMA_VERSION = 1
 
+# Streams that are not runs: their ids start with "_" (run ids are ULIDs).
+RULES_STREAM = "_rules"  # approved and rejected learned rules
+PROMPTS_STREAM = "_prompts"  # calls made with ``autopack prompt --db``
+NON_RUN_STREAMS: tuple[str, ...] = (RULES_STREAM, PROMPTS_STREAM)
+
+
+def is_run_stream(stream_id: str) -> bool:
+    """False for the non-run streams (any id starting with ``_``)."""
+    return not stream_id.startswith("_")
+
 
 @attrs.frozen(kw_only=True)
 class Event:
     """Base of every event. ``type`` is the tag written to JSON."""
 
     type: ClassVar[str] = ""
+
+
+@attrs.frozen(slots=True)
+class Envelope:
+    """A stored event with its place in the log (the store adds all but ``event``)."""
+
+    run_id: str
+    seq: int
+    ts: str
+    event: Event
+    hash: str
 
 
 E = TypeVar("E", bound=type)
@@ -86,6 +107,8 @@ class RunCreated(Event):
 class RunStarted(Event):
     base_commit: str = ""
     pre_run_branch: str = ""
+    # The branch the run commits its checkpoints on.
+    branch: str = ""
 
 
 @_core("run_resumed")
@@ -343,9 +366,46 @@ class PhaseMarkedFatal(Event):
     reason: str
 
 
-# --- learned rules (stream ``RULES_STREAM``) ---------------------------------
+@_core("phase_superseded")
+class PhaseSuperseded(Event):
+    """A plan revision replaced the phase (and the rest of the plan) while it was being diagnosed."""
 
-RULES_STREAM = "_rules"
+    phase_id: str
+    revision: int
+    reason: str = ""
+
+
+@_core("role_reply_malformed")
+class RoleReplyMalformed(Event):
+    """A role's reply did not follow its protocol; the role is asked again within budget."""
+
+    phase_id: str
+    role: str
+    call_id: str
+    reason: str
+
+
+@_core("action_refused")
+class ActionRefused(Event):
+    """The executor would not carry out a Doctor action (e.g. skip_phase on a required phase)."""
+
+    phase_id: str
+    action: str
+    reason: str
+
+
+@_core("workspace_reconciled")
+class WorkspaceReconciled(Event):
+    """The workspace was brought back in line with the log (reset to ``commit``, a patch re-applied,
+    or a checkpoint found that was committed but not recorded)."""
+
+    action: str
+    commit: str = ""
+    detail: str = ""
+    phase_id: str | None = None
+
+
+# --- learned rules (stream ``RULES_STREAM``) ---------------------------------
 
 
 @_core("rule_approved")

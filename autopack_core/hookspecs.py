@@ -21,7 +21,7 @@ import pluggy
 if TYPE_CHECKING:
     import click
 
-    from autopack_core.store import Envelope
+    from autopack_core.events import Envelope
 
 hookspec = pluggy.HookspecMarker("autopack")
 hookimpl = pluggy.HookimplMarker("autopack")
@@ -102,11 +102,21 @@ def register_health_checks(register: Callable[..., None]) -> None:
 def register_fix_types(register: Callable[..., None]) -> None:
     """Register the typed fix categories the Doctor's ``execute_fix`` may use.
 
-    Called once when the plugin registry is built.
+    Called once when the plugin registry is built. A name registered by two
+    plugins is an error. The contract is ``contracts.FixType``; the rules and
+    a worked plugin are in ``docs/execute-fix.md``.
 
-    :param register: ``register(name, fix_type)``. ``fix_type`` holds the
-        allowlist of command patterns for its category.
-    :return: nothing.
+    :param register: ``register(name, fix_type)``. ``name`` is what the
+        Doctor's ``fix_type`` and ``doctor.allowed_fix_types`` name.
+        ``fix_type`` has ``name``, ``description``, ``enabled_by_default`` and
+        ``check(command, context: FixContext) -> FixVerdict``, which decides
+        from the command string alone (and the workspace, read only) whether
+        it may run and returns the argv to run; it never executes anything
+        and refuses what it does not recognise. Build one from data with
+        ``autopack_core.fixrules.AllowlistFixType`` (``Program`` / ``Cmd`` /
+        ``Opt``): the shared rules (no shell syntax, paths inside the
+        workspace, no privilege changes) then apply.
+    :return: nothing; registration is through ``register``.
     """
 
 

@@ -21,7 +21,8 @@ RUN_TERMINAL = frozenset({"completed", "failed", "aborted", "rolled_back"})
 
 RUN_TRANSITIONS: tuple[dict[str, Any], ...] = (
     {"trigger": "start", "source": "created", "dest": "running"},
-    {"trigger": "resume", "source": "running", "dest": "running"},
+    # An aborted run (Ctrl-C) stays resumable.
+    {"trigger": "resume", "source": ["running", "aborted"], "dest": "running"},
     {"trigger": "revise", "source": "running", "dest": "running"},
     {"trigger": "rollback", "source": "running", "dest": "rolled_back"},
     {"trigger": "complete", "source": "running", "dest": "completed"},
@@ -42,10 +43,11 @@ PHASE_STATES = (
     "skipped",
     "fatal",
     "rolled_back",
+    "superseded",
 )
 PHASE_ACTIVE = ("building", "applying", "auditing", "checking", "diagnosing", "fixing")
-PHASE_TERMINAL = frozenset({"completed", "failed", "skipped", "fatal", "rolled_back"})
-RETRY_STEPS = ("building", "checking")
+PHASE_TERMINAL = frozenset({"completed", "failed", "skipped", "fatal", "rolled_back", "superseded"})
+RETRY_STEPS = ("building", "auditing", "checking")
 
 PHASE_TRANSITIONS: tuple[dict[str, Any], ...] = (
     {"trigger": "start", "source": "pending", "dest": "building"},
@@ -62,11 +64,13 @@ PHASE_TRANSITIONS: tuple[dict[str, Any], ...] = (
     {"trigger": "begin_fix", "source": "diagnosing", "dest": "fixing"},
     {"trigger": "fix_ran", "source": "fixing", "dest": "fixing"},
     {"trigger": "retry_building", "source": ["diagnosing", "fixing"], "dest": "building"},
+    {"trigger": "retry_auditing", "source": ["diagnosing", "fixing"], "dest": "auditing"},
     {"trigger": "retry_checking", "source": ["diagnosing", "fixing"], "dest": "checking"},
     {"trigger": "fail", "source": list(PHASE_ACTIVE), "dest": "failed"},
     {"trigger": "skip", "source": ["pending", "diagnosing"], "dest": "skipped"},
     {"trigger": "mark_fatal", "source": "diagnosing", "dest": "fatal"},
     {"trigger": "rollback", "source": ["diagnosing", "fixing"], "dest": "rolled_back"},
+    {"trigger": "supersede", "source": "diagnosing", "dest": "superseded"},
 )
 
 _RUN_TRIGGERS: dict[type, str] = {
@@ -92,6 +96,7 @@ _PHASE_TRIGGERS: dict[type, str] = {
     ev.PhaseFailed: "fail",
     ev.PhaseSkipped: "skip",
     ev.PhaseMarkedFatal: "mark_fatal",
+    ev.PhaseSuperseded: "supersede",
 }
 
 
@@ -122,7 +127,7 @@ def _compile(transitions: tuple[dict[str, Any], ...]) -> dict[tuple[str, str], s
     for t in transitions:
         sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
         for s in sources:
-            table[(s, t["trigger"])] = s if t["dest"] == "=" else t["dest"]
+            table[(s, t["trigger"])] = t["dest"]
     return table
 
 
@@ -192,8 +197,7 @@ def mermaid(states: tuple[str, ...], transitions: tuple[dict[str, Any], ...], in
     for t in transitions:
         sources = t["source"] if isinstance(t["source"], list) else [t["source"]]
         for s in sources:
-            dest = s if t["dest"] == "=" else t["dest"]
-            lines.append(f"    {s} --> {dest}: {t['trigger']}")
+            lines.append(f"    {s} --> {t['dest']}: {t['trigger']}")
     for s in states:
         if s in terminal:
             lines.append(f"    {s} --> [*]")
@@ -236,6 +240,6 @@ checkpoints, budgets) carry data and move no machine.
 {trig_doc}
 | `audit_verdict` | phase | `approve` when verdict is approve, else `reject` |
 | `action_taken` | phase | `begin_fix` for execute_fix, else `decide` |
-| `step_retried` | phase | `retry_building` or `retry_checking` |
+| `step_retried` | phase | `retry_building`, `retry_auditing` or `retry_checking` |
 | `rollback_performed` (with `phase_id`) | phase | `rollback` |
 """

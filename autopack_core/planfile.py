@@ -26,23 +26,14 @@ REVISED = "revised_phases"
 
 PathT = tuple[Any, ...]
 
-# The YAML and key-path helpers are shared with the config loader. They are
-# moving to ``autopack_core.strict``; until that lands everywhere, use
-# whichever module holds them (drop the fallback once strict is on main).
-try:
-    from autopack_core.strict import dotted, line_of, plain
-    from autopack_core.strict import kind as _kind_base
-    from autopack_core.strict import parse_yaml as _strict_parse
+# The YAML and key-path helpers are shared with the config loader (``strict``).
+from autopack_core.strict import dotted, line_of, plain  # noqa: E402
+from autopack_core.strict import kind as _kind_base  # noqa: E402
+from autopack_core.strict import parse_yaml as _strict_parse  # noqa: E402
 
-    def _parse_yaml(text: str, source: str) -> Any:
-        return _strict_parse(text, source, PlanError)
 
-except ImportError:  # pragma: no cover - depends on merge order
-    from autopack_core.config_load import _dotted as dotted  # type: ignore[no-redef]
-    from autopack_core.config_load import _kind as _kind_base  # type: ignore[no-redef]
-    from autopack_core.config_load import _line as line_of  # type: ignore[no-redef]
-    from autopack_core.config_load import _parse as _parse_yaml  # type: ignore[no-redef]
-    from autopack_core.config_load import _plain as plain  # type: ignore[no-redef]
+def _parse_yaml(text: str, source: str) -> Any:
+    return _strict_parse(text, source, PlanError)
 
 
 class _Problems:

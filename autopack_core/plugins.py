@@ -73,6 +73,8 @@ class PluginSet:
         self.pm = pm
         self.infos = infos
         self.failures = failures
+        # Names given to ``disabled`` that no entry point has (a typo, usually).
+        self.unknown_disabled: list[str] = []
         self._registries: dict[str, dict[str, Registered]] = {}
         self._codec: Any = None
 
@@ -151,11 +153,13 @@ def load_plugins(
     strict = _env_flag("AUTOPACK_STRICT_PLUGINS") if strict is None else strict
     allow = _allowlist_from_env() if allowlist is None else set(allowlist)
     skip = set(disabled)
+    seen: set[str] = set()
     pm = make_plugin_manager()
     infos: list[PluginInfo] = []
     failures: list[PluginFailure] = []
     eps = entry_point_source() if entry_point_source else entry_points(group=ENTRY_POINT_GROUP)
     for ep in sorted(eps, key=lambda e: e.name):
+        seen.add(ep.name)
         if (allow is not None and ep.name not in allow) or ep.name in skip:
             continue
         dist = ep.dist.name if ep.dist else "?"
@@ -184,4 +188,6 @@ def load_plugins(
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"a plugin implements a hook that does not exist: {exc}") from exc
-    return PluginSet(pm, infos, failures)
+    plugin_set = PluginSet(pm, infos, failures)
+    plugin_set.unknown_disabled = sorted(skip - seen)
+    return plugin_set

@@ -8,14 +8,14 @@ session moves them with real ``transitions`` machines and then calls the same
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
 import attrs
 
 from autopack_core import events as ev
+from autopack_core.events import Envelope
 from autopack_core.machines import PHASE_TABLE, PHASE_TERMINAL, RUN_TABLE, phase_trigger, run_trigger
 from autopack_core.plan import PhaseSpec
-from autopack_core.store import Envelope
 
 # (scope "run" | "phase", phase id or "", current state, trigger) -> new state
 Transition = Callable[[str, str, str, str], str]
@@ -79,6 +79,11 @@ class RunView:
     hints: list[tuple[str, str, str]] = attrs.Factory(list)
     exhausted: list[str] = attrs.Factory(list)
     end_reason: str = ""
+    malformed_replies: int = 0
+    refused_actions: int = 0
+    reconciliations: int = 0
+    checkpoints: list[str] = attrs.Factory(list)
+    base_commit: str = ""
 
     @property
     def total_failures(self) -> int:
@@ -152,6 +157,16 @@ class RunView:
             self.end_reason = e.reason
         elif cls is ev.RollbackPerformed:
             self.end_reason = e.reason
+        elif cls is ev.RoleReplyMalformed:
+            self.malformed_replies += 1
+        elif cls is ev.ActionRefused:
+            self.refused_actions += 1
+        elif cls is ev.WorkspaceReconciled:
+            self.reconciliations += 1
+        elif cls is ev.CheckpointCreated:
+            self.checkpoints.append(e.commit)
+        elif cls is ev.RunStarted:
+            self.base_commit = e.base_commit
 
 
 def fold_run(envelopes: Iterable[Envelope], run_id: str | None = None) -> RunView:
@@ -168,53 +183,3 @@ def fold_run(envelopes: Iterable[Envelope], run_id: str | None = None) -> RunVie
 
 def phases_done(view: RunView) -> int:
     return sum(1 for p in view.phases.values() if p.status in PHASE_TERMINAL)
-
-
-@attrs.frozen
-class RunSummary:
-    run_id: str
-    status: str
-    goal: str
-    events: int
-    phases_done: int
-    phases_total: int
-    created_ts: str
-
-
-def summarize_runs(store: Any) -> list[RunSummary]:
-    """One line per run, newest first (run ids are ULIDs, so they sort by time)."""
-    out = []
-    for run_id in store.run_ids():
-        if run_id.startswith("_"):
-            continue
-        view = fold_run(store.iter_events(run_id))
-        out.append(RunSummary(run_id, view.status, view.goal, view.seq, phases_done(view), len(view.phases), view.created_ts))
-    out.sort(key=lambda s: (s.created_ts, s.run_id), reverse=True)
-    return out
-
-
-def view_to_dict(view: RunView) -> dict[str, Any]:
-    from cattrs import Converter
-
-    conv = Converter()
-    data = conv.unstructure(view)
-    data["total_failures"] = view.total_failures
-    return data
-
-
-def render_view(view: RunView) -> str:
-    lines = [
-        f"run       {view.run_id}",
-        f"status    {view.status}" + (f" ({view.end_reason})" if view.end_reason else ""),
-        f"goal      {view.goal}",
-        f"events    {view.seq}   created {view.created_ts}   last {view.last_ts}",
-        f"usage     {view.usage.calls} calls, {view.usage.input_tokens} in / {view.usage.output_tokens} out tokens, "
-        f"${view.usage.cost_usd:.4f}",
-        f"failures  total {view.total_failures}, http 5xx {view.http_5xx}, patch {view.patch_failures}; "
-        f"doctor calls {view.doctor_calls}; escalations {view.escalations}",
-        "phases:",
-    ]
-    for p in view.phases.values():
-        errs = ", ".join(f"{k}={v}" for k, v in sorted(p.errors.items())) or "-"
-        lines.append(f"  {p.id:<24} {p.status:<12} attempts {p.attempts}  errors {errs}")
-    return "\n".join(lines)

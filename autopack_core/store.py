@@ -28,7 +28,7 @@ from autopack_core.errors import (
     SchemaVersionError,
     StoreError,
 )
-from autopack_core.events import Event
+from autopack_core.events import Envelope, Event
 from autopack_core.timeutil import utc_now_iso
 
 MIGRATION_SET = "autopack"
@@ -54,17 +54,6 @@ def m001_events(db: sqlite_utils.Database) -> None:
 
 
 KNOWN_MIGRATIONS = frozenset(m.name for m in migrations._migrations)
-
-
-@attrs.frozen(slots=True)
-class Envelope:
-    """A stored event with its place in the log."""
-
-    run_id: str
-    seq: int
-    ts: str
-    event: Event
-    hash: str
 
 
 @attrs.frozen(slots=True)

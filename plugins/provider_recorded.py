@@ -14,6 +14,7 @@ answer is used up once given unless it has ``repeat: true``.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
@@ -30,8 +31,6 @@ if TYPE_CHECKING:
 
 # Not imported from autopack_core.config: plugins load on every CLI start.
 BUILTIN_CASSETTE = Path(autopack_core.__file__).parent / "defaults" / "cassette.yaml"
-_FIELDS = {"role": str, "model": str, "prompt": str, "prompt_contains": str, "text": str,
-           "input_tokens": int, "output_tokens": int, "repeat": bool}
 
 
 @attrs.define
@@ -44,7 +43,8 @@ class Answer:
     input_tokens: int = 0
     output_tokens: int = 0
     repeat: bool = False
-    used: bool = False
+    # State, not a key of a cassette (``init=False`` keeps it out of files).
+    used: bool = attrs.field(default=False, init=False)
 
     def matches(self, r: ModelRequest) -> bool:
         return (
@@ -55,32 +55,54 @@ class Answer:
         )
 
 
-def _answer(obj: Any, where: str) -> Answer:
+@functools.lru_cache(maxsize=1)
+def _converter() -> Any:
+    from autopack_core import strict
+
+    return strict.converter()
+
+
+def _describe(exc: BaseException) -> str:
+    from autopack_core import strict
+
+    # Cassette messages name the Python type ("expected str, got 1").
+    if isinstance(exc, strict.WrongType):
+        return f"expected {exc.expected.__name__}, got {exc.value!r}"
+    return strict.message(exc)
+
+
+def _answer(obj: Any, where: str, raw: Any = None, lines: Callable[..., str] | None = None) -> Answer:
+    """One answer, strictly; ``where`` prefixes each problem, ``lines`` adds its line."""
+    from autopack_core import strict
+
     if not isinstance(obj, dict):
         raise ConfigError(f"{where}: expected a mapping with at least 'text'")
-    for key, value in obj.items():
-        typ = _FIELDS.get(key)
-        if typ is None:
-            raise ConfigError(f"{where}: {key}: unknown key (expected one of: {', '.join(_FIELDS)})")
-        if isinstance(value, bool) and typ is not bool or not isinstance(value, typ):
-            raise ConfigError(f"{where}: {key}: expected {typ.__name__}, got {value!r}")
-    if "text" not in obj:
-        raise ConfigError(f"{where}: text: required key missing")
-    return Answer(**obj)
+    try:
+        return _converter().structure(obj, Answer)
+    except strict.ClassValidationError as exc:
+
+        def at(path: Any, at_key: bool = True) -> str:
+            return lines(path, at_key) if lines is not None else where
+
+        found = strict.problems(exc, raw if raw is not None else obj, Answer, at, _describe)
+        raise ConfigError(strict.join(found, "cassette")) from None
 
 
 def _cassette_yaml(path: Path) -> Iterator[Answer]:
-    from ruamel.yaml import YAML
-    from ruamel.yaml.error import YAMLError
+    from autopack_core import strict
 
-    try:
-        doc = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
-    except YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    raw = strict.parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    doc = strict.plain(raw)
     if not isinstance(doc, dict) or not isinstance(doc.get("answers"), list):
         raise ConfigError(f"{path}: a cassette is a mapping with an 'answers' list")
     for i, obj in enumerate(doc["answers"]):
-        yield _answer(obj, f"{path}: answers[{i}]")
+        item = raw["answers"][i]
+
+        def lines(p: Any, at_key: bool, _i: int = i, _item: Any = item) -> str:
+            line = strict.line_of(raw, ("answers", _i) + tuple(p), at_key=at_key)
+            return f"{path}:{line or '?'}: answers[{_i}]"
+
+        yield _answer(obj, f"{path}: answers[{i}]", item, lines)
 
 
 def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -144,7 +166,7 @@ class RecordedProvider:
                         break
             if not path.is_file():
                 field = "event_log" if config.event_log else "cassette"
-                raise ConfigError(f"providers.{name}.{field}: no such file {src}")
+                raise ConfigError(f"{context.config.source}: providers.{name}.{field}: no such file {src}")
         else:
             path = BUILTIN_CASSETTE
         self.source = path

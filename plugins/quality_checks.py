@@ -1,11 +1,9 @@
-"""Built-in quality checks: ``pytest`` and ``command``."""
+"""Built-in quality checks: ``pytest`` and ``command``, run by the core's ``procs`` runner."""
 
 from __future__ import annotations
 
-import os
 import shlex
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Mapping
 
@@ -14,39 +12,15 @@ from autopack_core.hookspecs import hookimpl
 if TYPE_CHECKING:
     from autopack_core.contracts import CheckOutcome
 
-OUTPUT_LIMIT = 20_000  # characters kept for the Builder; the tail holds the failures
 
-
-async def run_argv(argv: list[str], cwd: Path, timeout_s: float) -> CheckOutcome:
-    """Run ``argv`` without a shell; pass when it exits 0."""
+async def run_check(argv: list[str], cwd: Path, timeout_s: float) -> CheckOutcome:
+    """Run ``argv`` (no shell, scrubbed environment, group killed on timeout); pass when it exits 0."""
     # Imported here: every ``autopack`` start loads this module.
-    import asyncio
-
     from autopack_core.contracts import CheckOutcome
+    from autopack_core.procs import run_argv
 
-    start = time.perf_counter()
-    try:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=str(cwd),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-        )
-    except OSError as exc:
-        return CheckOutcome(passed=False, output=f"cannot run {argv[0]!r}: {exc.strerror}")
-    try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
-    except asyncio.TimeoutError:
-        proc.kill()
-        await proc.wait()
-        return CheckOutcome(
-            passed=False,
-            output=f"{shlex.join(argv)} timed out after {timeout_s:g}s",
-            duration_ms=(time.perf_counter() - start) * 1000,
-        )
-    text = out.decode(errors="replace")[-OUTPUT_LIMIT:]
-    return CheckOutcome(passed=proc.returncode == 0, output=text, duration_ms=(time.perf_counter() - start) * 1000)
+    result = await run_argv(argv, cwd, timeout_s, extra_env={"PYTHONDONTWRITEBYTECODE": "1"})
+    return CheckOutcome(passed=result.ok, output=result.error or result.output, duration_ms=result.duration_ms)
 
 
 class PytestCheck:
@@ -54,7 +28,7 @@ class PytestCheck:
 
     async def run(self, workspace: Path, options: Mapping[str, str]) -> CheckOutcome:
         args = shlex.split(options.get("args", "-q"))
-        return await run_argv([sys.executable, "-m", "pytest", *args], workspace, float(options.get("timeout", "600")))
+        return await run_check([sys.executable, "-m", "pytest", *args], workspace, float(options.get("timeout", "600")))
 
 
 class CommandCheck:
@@ -66,7 +40,7 @@ class CommandCheck:
         command = options.get("run", "").strip()
         if not command:
             return CheckOutcome(passed=False, output="the command check needs a 'run' option")
-        return await run_argv(shlex.split(command), workspace, float(options.get("timeout", "600")))
+        return await run_check(shlex.split(command), workspace, float(options.get("timeout", "600")))
 
 
 @hookimpl

@@ -222,7 +222,9 @@ class Doctor(TemplateRole):
         elif raw_phases is not None:
             raise MalformedOutput(role, "revised_phases belongs only to action replan")
         if action == "retry_with_fix" and not fields["hint"].strip():
-            raise MalformedOutput(role, "retry_with_fix needs a hint for the Builder")
+            # Models often put the advice in the rationale only; a retry without any advice is still a
+            # legitimate answer, so the rationale stands in rather than costing a re-ask.
+            fields["hint"] = fields["rationale"]
         if action == "execute_fix" and (not fields["fix_type"] or not fields["fix_commands"]):
             raise MalformedOutput(role, "execute_fix needs fix_type and fix_commands")
         return DoctorResponse(action=action, confidence=float(confidence), revised_phases=phases, **fields)

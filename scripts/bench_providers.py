@@ -64,7 +64,7 @@ async def _bench(url: str, calls: int) -> dict[str, Any]:
     import aiohttp
 
     from autopack_core.codec import EventCodec
-    from autopack_core.config import load_config_text
+    from autopack_core.config_load import load_config_text
     from autopack_core.modelcall import ModelCaller
     from autopack_core.plugins import load_plugins
 

@@ -12,7 +12,8 @@ from typing import Any, Sequence
 import pytest
 from hypothesis import HealthCheck, settings
 
-from autopack_core.config import AutopackConfig, load_config_text
+from autopack_core.config import AutopackConfig
+from autopack_core.config_load import load_config_text
 from autopack_core.modelcall import ModelCaller
 from autopack_core.plugins import load_plugins
 

@@ -37,3 +37,18 @@ def test_eventstore_bench_reports_every_figure(tmp_path):
     ):
         assert out[key] > 0, key
     assert out["replayed_events"] == 3000
+
+
+EXECUTOR = Path(__file__).resolve().parent.parent / "scripts" / "bench_executor.py"
+
+
+def test_executor_bench_reports_the_split_and_the_floor():
+    r = subprocess.run([sys.executable, str(EXECUTOR), "--phases", "4", "--files", "60"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.splitlines()[-1])
+    for key in ("orchestration_ms_per_phase", "phase_ms", "floor_ms", "phase_vs_floor", "appends_ms_per_phase",
+                "apply_ms_per_phase", "checkpoint_ms_per_phase"):
+        assert isinstance(out[key], float), key
+    assert out["phases"] == 4 and out["phase_ms"] > 0 and out["floor_ms"] > 0
+    # Every phase: started, two calls (request + answer each), proposed, applied, verdict, check, checkpoint + completed.
+    assert out["events_per_phase"] >= 11

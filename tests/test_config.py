@@ -9,7 +9,8 @@ import attrs
 import pytest
 
 from autopack_core import config as C
-from autopack_core.config import AutopackConfig, load_config, load_config_text
+from autopack_core.config import AutopackConfig
+from autopack_core.config_load import load_config, load_config_text
 from autopack_core.errors import ConfigError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -223,7 +224,7 @@ def test_every_leaf_of_the_shipped_file_mistyped_is_refused_at_its_line(wrong):
 
 
 def test_a_config_rewritten_at_once_is_read_again(tmp_path):
-    from autopack_core.config import load_config
+    from autopack_core.config_load import load_config
 
     path = tmp_path / "models.yaml"
     path.write_text("governance:\n  fuzz: 1\n")
@@ -234,3 +235,30 @@ def test_a_config_rewritten_at_once_is_read_again(tmp_path):
     path.write_text("governance:\n  fuzz: x\n")
     with pytest.raises(Exception, match="governance.fuzz"):
         load_config(path)
+
+
+def test_routing_with_roles_but_no_default_falls_back_to_the_builtin_default():
+    cfg = load_config_text("routing:\n  roles:\n    builder: {cheap: recorded-cheap}\n", "m.yaml")
+    assert (cfg.routing.default.cheap, cfg.routing.default.strong) == ("recorded-cheap", "recorded-strong")
+    assert cfg.routing.roles["builder"].cheap == "recorded-cheap"
+
+
+def test_a_problem_in_merged_builtin_parts_names_the_users_file_and_line():
+    # Redefining a built-in model's tier breaks the built-in routing that names it.
+    text = "retries:\n  max_attempts: 2\nmodels:\n  recorded-cheap: {provider: recorded, tier: strong}\n"
+    out = refused(text)
+    assert "defaults/models.yaml" not in out
+    assert out == (
+        "m.yaml:1: routing.default.cheap: model 'recorded-cheap' is tier strong, not cheap"
+        " (not in this file: from the built-in defaults)"
+    )
+    out = refused("routing:\n  roles:\n    builder: {cheap: nosuch}\n")
+    assert "defaults/models.yaml" not in out and out.startswith("m.yaml:3: routing.roles.builder.cheap: unknown model")
+
+
+def test_config_schema_does_not_import_its_loader():
+    import subprocess
+    import sys
+
+    code = "import sys, autopack_core.config; print('autopack_core.config_load' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autopack_core import events as ev
-from autopack_core.config import DoctorConfig, HealthBudgetConfig, load_config_text
+from autopack_core.config import DoctorConfig, HealthBudgetConfig
+from autopack_core.config_load import load_config_text
 from autopack_core.router import (
     choose_doctor_model,
     doctor_budget_exhausted,

@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from autopack_core.config import load_config_text
+from autopack_core.config_load import load_config_text
 from autopack_core.errors import PluginError
 from autopack_core.hookspecs import hookimpl
 from autopack_core.modelcall import ModelCaller

@@ -85,10 +85,23 @@ def test_hook_register_health_checks(autopack_workspace, tmp_path, monkeypatch):
     assert not asyncio.run(checks["workspace_git"].obj.run(not_git)).ok
 
 
-def test_hook_register_fix_types():
-    fix = object()
-    ps = load_plugins(extra=[("f", plugin(register_fix_types=lambda register: register("docker", fix)))])
-    assert ps.registry("fix_types")["docker"].obj is fix
+def test_hook_register_fix_types(autopack_workspace):
+    from autopack_core.contracts import FixContext
+    from autopack_core.fixrules import AllowlistFixType, Cmd, Program
+
+    make = AllowlistFixType("make", "make test only", [Program(names=("make",), command=Cmd(subcommands={"test": Cmd()}))])
+    ps = load_plugins(extra=[("f", plugin(register_fix_types=lambda register: register("make", make)))])
+    got = ps.registry("fix_types")
+    assert got["make"].obj is make and got["make"].plugin == "f"
+    assert {"git", "file", "python", "docker", "shell"} <= set(got)
+    assert got["git"].plugin == "fix_types"
+    ctx = FixContext(workspace=autopack_workspace)
+    assert got["make"].obj.check("make test", ctx).argv == ("make", "test")
+    refused = got["make"].obj.check("make install", ctx)
+    assert (refused.allowed, refused.rule) == (False, "subcommand-not-allowed")
+    clash = plugin(register_fix_types=lambda register: register("git", make))
+    with pytest.raises(PluginError, match="fix_types 'git' is registered by both"):
+        load_plugins(extra=[("clash", clash)]).registry("fix_types")
 
 
 def test_two_plugins_registering_one_name_is_an_error_naming_both():
@@ -144,7 +157,7 @@ def test_hook_register_commands():
 def test_hook_event_appended(tmp_path):
     seen = []
     ps = load_plugins(extra=[("obs", plugin(event_appended=lambda envelopes: seen.append([(e.seq, e.event.type) for e in envelopes])))])
-    from autopack_core.cli import AppContext
+    from autopack_core.commands.options import AppContext
 
     store = AppContext(ps).open_store(tmp_path / "e.db", create=True)
     store.append("r", [ev.PhaseStarted(phase_id="a"), ev.PhaseStarted(phase_id="b")], expected_seq=0)

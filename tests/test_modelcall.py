@@ -10,7 +10,8 @@ import time
 import pytest
 
 from autopack_core import events as ev
-from autopack_core.config import RetriesConfig, load_config_text
+from autopack_core.config import RetriesConfig
+from autopack_core.config_load import load_config_text
 from autopack_core.errors import ConfigError, MalformedReply, ProviderError, ProviderHTTPError
 from autopack_core.http import parse_retry_after
 from autopack_core.modelcall import ModelCaller, _Backoff, cost_usd, error_category

@@ -156,11 +156,11 @@ def test_injected_io_failure_rolls_back(tmp_path: Path, monkeypatch, fail_at: st
             calls.append(path)
         return real_open(path, flags, mode, **kw)
 
-    def flaky_replace(src, dst):
+    def flaky_replace(src, dst, **kw):
         if fail_at == "replace" and str(dst).endswith("f2.txt") and not failed:
             failed.append(dst)
             raise OSError(5, "Input/output error", dst)
-        return real_replace(src, dst)
+        return real_replace(src, dst, **kw)
 
     calls: list[str] = []
     monkeypatch.setattr(os, "open", flaky_open)

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from autopack_core.errors import PatchError, PatchParseError
 from autopack_core.patching import governed_apply, parse_reply
+from autopack_core.patching.apply import format_of
 from autopack_core.patching.parse import MODE_EXEC, MODE_FILE, MODE_LINK
 
 GIT_DIFF = b"""\
@@ -44,7 +45,7 @@ def test_git_diff_with_two_hunks() -> None:
         ("+", b"x = 2\n"),
         (" ", b"print(x)\n"),
     )
-    assert e.format == "diff"
+    assert format_of([e]) == "diff"
 
 
 def test_fenced_diff_in_prose_and_plain_headers() -> None:
@@ -170,7 +171,7 @@ VERSION = 2
 >>>>>>> REPLACE
 """
     calc, doc = parse_reply(reply)
-    assert calc.path == "src/calc.py" and calc.format == "search-replace"
+    assert calc.path == "src/calc.py" and format_of([calc]) == "search-replace"
     assert [b.index for b in calc.blocks] == [1, 2]
     assert calc.blocks[0].search == b"def add(a, b):\n    return a - b\n"
     assert calc.blocks[1].replace == b"VERSION = 2\n"

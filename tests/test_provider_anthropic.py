@@ -68,7 +68,7 @@ def test_no_system_field_without_system(scripted_server, provider_kinds):
 def test_configured_version_header(scripted_server, provider_kinds):
     scripted_server.enqueue(json=ok("x", 1, 1))
     cfg = config_for("anthropic", scripted_server.url, extra="")
-    from autopack_core.config import load_config_text
+    from autopack_core.config_load import load_config_text
 
     text = f"providers:\n  srv: {{kind: anthropic, base_url: '{scripted_server.url}', anthropic_version: '2099-01-01'}}\nmodels:\n  m1: {{provider: srv, tier: strong}}\n"
     cfg = load_config_text(text)

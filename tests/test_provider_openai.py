@@ -80,7 +80,7 @@ def test_extra_headers_from_config_are_sent(scripted_server, provider_kinds):
         "    headers: {X-Team: builders}\n"
         "models:\n  m1: {provider: srv, tier: cheap, temperature: 0.25}\n"
     )
-    from autopack_core.config import load_config_text
+    from autopack_core.config_load import load_config_text
 
     result, _ = call_model(load_config_text(text), provider_kinds, "m1", "p")
     assert not isinstance(result, Exception), result

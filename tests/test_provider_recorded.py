@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from autopack_core.config import load_config_text
+from autopack_core.config_load import load_config_text
 from autopack_core.errors import ConfigError, NoRecordedAnswer
 from conftest import call_model
 from conftest import run_cli_text as run_cli
@@ -20,7 +20,7 @@ def cfg_for(tmp_path, source_key: str, path, match: str = "sequence"):
     )
     p = tmp_path / "models.yaml"
     p.write_text(text)
-    from autopack_core.config import load_config
+    from autopack_core.config_load import load_config
 
     return load_config(p)
 

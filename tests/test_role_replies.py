@@ -183,7 +183,6 @@ def test_doctor_replan_carries_validated_phases():
         ({"action": "mark_fatal", "confidence": -0.1}, "from 0 to 1"),
         ({"action": "mark_fatal", "confidence": "high"}, "a number"),
         ({"action": "mark_fatal", "confidence": True}, "a number"),
-        ({"action": "retry_with_fix", "confidence": 0.5}, "needs a hint"),
         ({"action": "execute_fix", "confidence": 0.5, "fix_type": "git"}, "needs fix_type and fix_commands"),
         (
             {"action": "execute_fix", "confidence": 0.5, "fix_type": "git", "fix_commands": "git reset"},
@@ -318,3 +317,13 @@ def test_any_text_is_a_reply_or_malformed_output(text):
                 assert reply.verdict in ("approve", "reject") and all(isinstance(i, str) for i in reply.issues)
             if isinstance(reply, BuilderReply):
                 assert reply.edits
+
+
+def test_doctor_retry_without_hint_uses_rationale():
+    from autopack_plugins.roles import Doctor
+
+    reply = Doctor().parse_reply('{"action": "retry_with_fix", "confidence": 0.6, "rationale": "stale context"}')
+    assert reply.action == "retry_with_fix"
+    assert reply.hint == "stale context"
+    bare = Doctor().parse_reply('{"action": "retry_with_fix", "confidence": 0.6}')
+    assert bare.hint == ""

@@ -8,7 +8,7 @@ import pytest
 from autopack_plugins.roles import BUILTIN_ROLES, shipped_template
 from conftest import run_cli_text
 
-from autopack_core.config import load_config
+from autopack_core.config_load import load_config
 from autopack_core.errors import ConfigError
 from autopack_core.plan import PhaseSpec
 from autopack_core.roles import RoleContext, template_for, template_source

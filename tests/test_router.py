@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from autopack_core import events as ev
-from autopack_core.config import load_config_text
+from autopack_core.config_load import load_config_text
 from autopack_core.errors import QuotaExhausted
 from autopack_core.modelcall import ModelCaller
 from autopack_core.router import QuotaTracker, Router

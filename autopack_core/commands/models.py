@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import click
 
-from autopack_core.commands.options import config_option
+from autopack_core.commands.options import AppContext, config_option, pass_app, record_db_option
 
 if TYPE_CHECKING:
     from autopack_core.config import AutopackConfig
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 def load(config_path: Path | None) -> "AutopackConfig":
-    from autopack_core.config import load_config
+    from autopack_core.config_load import load_config
 
     return load_config(config_path)
 
@@ -25,21 +25,17 @@ def load(config_path: Path | None) -> "AutopackConfig":
 @click.option("--system", default="", help="System prompt.")
 @click.option("--role", default="prompt", show_default=True, help="Role recorded with the call (recorded providers match on it).")
 @click.option("--json", "as_json", is_flag=True, help="Print text, model, provider, tokens, cost and attempts as JSON.")
-@click.option(
-    "--db",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Also record the call's events in this event store (stream _prompts).",
-)
+@record_db_option
 @config_option
 @click.argument("text")
-@click.pass_obj
-def prompt(app: Any, model: str, system: str, role: str, as_json: bool, db: Path | None, config_path: Path | None, text: str) -> None:
+@pass_app
+def prompt(app: AppContext, model: str, system: str, role: str, as_json: bool, db: Path | None, config_path: Path | None, text: str) -> None:
     """Send TEXT to one model and print its reply.
 
     Goes through the same path a run uses (provider plugin, retries,
     timeouts, cost from config prices), so it checks a provider and model
     entry before a long run. Use - as TEXT to read the prompt from stdin.
+    With --db (or AUTOPACK_DB) the call's events are recorded in stream _prompts.
     """
     import asyncio
 
@@ -81,10 +77,9 @@ def prompt(app: Any, model: str, system: str, role: str, as_json: bool, db: Path
         click.echo(result.text)
 
 
-PROMPTS_STREAM = "_prompts"
-
-
 def _store_sink(store: Any) -> Callable[[Sequence["Event"]], None]:
+    from autopack_core.events import PROMPTS_STREAM
+
     def record(events: Sequence["Event"]) -> None:
         seq, _ = store.head(PROMPTS_STREAM)
         store.append(PROMPTS_STREAM, list(events), expected_seq=seq)

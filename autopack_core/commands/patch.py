@@ -67,8 +67,8 @@ def _run(
 ) -> None:
     import attrs
 
-    from autopack_core.config import load_config
-    from autopack_core.patching import governed_apply
+    from autopack_core.config_load import default_config_path, load_config
+    from autopack_core.patching import governed_apply, protect_config
     from autopack_core.patching.escape import shown
     from autopack_core.patching.governance import check_patch_size
 
@@ -81,6 +81,8 @@ def _run(
         allow_binary_patches=allow_binary or base.allow_binary_patches,
         fuzz=base.fuzz if fuzz is None else fuzz,
     )
+    # The config that governs this apply must not be rewritten by it.
+    policy = protect_config(policy, config_path or default_config_path(workspace), workspace)
     name = "-" if str(patchfile) == "-" else str(patchfile)
     data = _read_capped(patchfile, policy.max_patch_bytes)
     if data is None:

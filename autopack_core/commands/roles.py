@@ -22,7 +22,7 @@ def roles_group(ctx: click.Context, config_path: Path | None) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from autopack_core.config import load_config
+    from autopack_core.config_load import load_config
     from autopack_core.roles import template_source
 
     registry = ctx.obj.plugins.registry("roles")

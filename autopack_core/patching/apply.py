@@ -1,33 +1,50 @@
-"""Governed apply: parse, refuse, compute every file in memory, then write all
-or nothing.
+"""Governed apply: refuse, compute every file in memory, then write all or
+nothing, through held folder descriptors.
 
-Nothing touches the workspace until every edit has been parsed, checked and
-applied in memory. The write phase first writes every new file in full as a
-temporary file next to its target (in threads: it is I/O-bound), then moves
-each into place with ``os.replace``, so a reader sees the old or the new file,
-never half of one. If any step fails, the files already replaced or deleted
-are restored from the bytes read earlier, temporary files and the directories
-we created are removed, and the workspace is as it was.
+Nothing touches the workspace until every edit has been checked and applied
+in memory. Every folder is reached through ``fsaccess.WorkspaceFS`` (opened
+component by component from the workspace root, never following a link), and
+the same descriptors serve the reads, the writes and the rollback, so a folder
+swapped for a link during the apply cannot redirect any of them. The write
+phase first writes every new file in full as a temporary file in its target's
+folder (in threads: it is I/O-bound), then moves each into place with
+``os.replace``, so a reader sees the old or the new file, never half of one.
+If any step fails, the files already replaced or deleted are restored from the
+bytes read earlier, temporary files and the folders we created are removed,
+and the result is checked before anyone is told the workspace was restored.
 """
 
 from __future__ import annotations
 
 import errno
-import itertools
 import os
 import stat
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 import attrs
 
 from autopack_core.errors import PatchApplyError, PatchError, PatchRefusedError
-from autopack_core.events import PatchApplied, PatchProposed, PatchRefused, Refusal
+from autopack_core.events import Refusal
 from autopack_core.patching import binary
 from autopack_core.patching import governance as gov
+from autopack_core.patching.fsaccess import LinkInPath, WorkspaceFS
 from autopack_core.patching.hunks import apply_blocks, apply_hunks
-from autopack_core.patching.parse import MODE_EXEC, MODE_FILE, MODE_GITLINK, MODE_LINK, FileEdit, parse_reply
+from autopack_core.patching.parse import (
+    MODE_EXEC,
+    MODE_FILE,
+    MODE_GITLINK,
+    MODE_LINK,
+    FileEdit,
+    parse_reply,
+)
+
+#: The workspace's own config (``config.DEFAULT_CONFIG_RELPATH``), protected
+#: whatever the policy says: the policy must not be rewritten by the patch it
+#: governs. Spelled out because config imports the policy from here.
+CONFIG_RELPATH = "config/models.yaml"
 
 
 @attrs.frozen
@@ -52,7 +69,7 @@ class ApplyResult:
     def applied(self) -> bool:
         return self.ok and not self.dry_run
 
-    def raise_for_refusals(self) -> "ApplyResult":
+    def raise_for_refusals(self) -> ApplyResult:
         """Raise ``PatchRefusedError`` (carrying the refusals) if refused, for
         callers that prefer exceptions; return self otherwise."""
         if self.refusals:
@@ -70,7 +87,6 @@ class _Entry:
 
 _ABSENT = _Entry(None, 0)
 T = TypeVar("T")
-_tmp_counter = itertools.count()
 
 
 def _mode_of(st: os.stat_result) -> int:
@@ -83,50 +99,20 @@ def _mode_of(st: os.stat_result) -> int:
     return MODE_EXEC if st.st_mode & 0o100 else MODE_FILE
 
 
-def _read(full: str, size: int) -> bytes:
-    # O_NOFOLLOW: if the path became a symlink since it was checked, fail
-    # rather than read (and later replace) what it points at.
-    fd = os.open(full, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
-    try:
-        chunks = [os.read(fd, size + 1)]
-        # One read normally suffices; keep going only if the file grew.
-        while len(chunks) == 1 and len(chunks[0]) > size or len(chunks) > 1 and chunks[-1]:
-            chunks.append(os.read(fd, 1 << 20))
-    finally:
-        os.close(fd)
-    return b"".join(chunks)
-
-
 class _Workspace:
-    """The workspace as the patch sees it: disk, overlaid by earlier edits."""
+    """The workspace as the patch sees it: disk (through held descriptors),
+    overlaid by earlier edits."""
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    def __init__(self, fs: WorkspaceFS) -> None:
+        self.fs = fs
         self.planned: dict[str, _Entry] = {}
         self.original: dict[str, tuple[_Entry, int]] = {}
 
     def _disk(self, path: str) -> _Entry:
         if path in self.original:
             return self.original[path][0]
-        full = os.path.join(self.root, path)
-        try:
-            st = os.lstat(full)
-        except (FileNotFoundError, NotADirectoryError):
-            entry, perm = _ABSENT, 0
-        else:
-            perm = stat.S_IMODE(st.st_mode)
-            if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode) or stat.S_ISDIR(st.st_mode)):
-                # Opening a FIFO or device to read it could block or have effects.
-                raise PatchApplyError(f"{path}: not a regular file", path=path)
-            mode = _mode_of(st)
-            if mode == MODE_LINK:
-                entry = _Entry(os.fsencode(os.readlink(full)), MODE_LINK)
-            elif mode == MODE_GITLINK:
-                entry = _Entry(b"", MODE_GITLINK)
-            else:
-                entry = _Entry(_read(full, st.st_size), mode)
-        self.original[path] = (entry, perm)
-        return entry
+        self.original[path] = _read_entry(self.fs, path)
+        return self.original[path][0]
 
     def get(self, path: str) -> _Entry:
         return self.planned[path] if path in self.planned else self._disk(path)
@@ -140,6 +126,38 @@ class _Workspace:
 
     def changes(self) -> list[tuple[str, _Entry]]:
         return [(p, e) for p, e in self.planned.items() if e != self.original[p][0]]
+
+    def link_on_disk(self, path: str) -> bytes | None:
+        """Target of the symlink at ``path`` on disk, or None (not a link,
+        missing, or below a link: then it is not reachable as ``path``)."""
+        try:
+            st = self.fs.lstat(path)
+            return self.fs.readlink(path) if st is not None and stat.S_ISLNK(st.st_mode) else None
+        except OSError:
+            return None
+
+    def link_after(self, path: str) -> bytes | None:
+        """Target of the symlink at ``path`` once the patch is applied."""
+        if path in self.planned:
+            e = self.planned[path]
+            return e.content if e.mode == MODE_LINK else None
+        return self.link_on_disk(path)
+
+
+def _read_entry(fs: WorkspaceFS, path: str) -> tuple[_Entry, int]:
+    st = fs.lstat(path)
+    if st is None:
+        return _ABSENT, 0
+    perm = stat.S_IMODE(st.st_mode)
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISLNK(st.st_mode) or stat.S_ISDIR(st.st_mode)):
+        # Opening a FIFO or device to read it could block or have effects.
+        raise PatchApplyError(f"{path}: not a regular file", path=path)
+    mode = _mode_of(st)
+    if mode == MODE_LINK:
+        return _Entry(fs.readlink(path), MODE_LINK), perm
+    if mode == MODE_GITLINK:
+        return _Entry(b"", MODE_GITLINK), perm
+    return _Entry(fs.read(path, st.st_size), mode), perm
 
 
 def _same_type(a: int, b: int) -> bool:
@@ -161,6 +179,12 @@ def _apply_edit(ws: _Workspace, e: FileEdit, policy: gov.GovernancePolicy) -> No
                 raise PatchApplyError(f"{e.old_path}: no such file in the workspace", path=e.old_path or "")
         if base.mode == MODE_GITLINK:
             raise PatchApplyError(f"{e.old_path}: is a directory", path=e.old_path or "")
+        if e.old_mode is not None and e.new_mode is not None and not _same_type(e.old_mode, e.new_mode):
+            # As git: a type change (file <-> symlink) is a deletion and a
+            # creation, never mode lines on one diff.
+            raise PatchApplyError(
+                f"{name}: new mode ({e.new_mode:o}) does not match old mode ({e.old_mode:o})", path=name
+            )
         if e.old_mode is not None and not _same_type(e.old_mode, base.mode):
             raise PatchApplyError(
                 f"{e.old_path}: wrong type (the patch expects mode {e.old_mode:o})", path=name
@@ -222,7 +246,7 @@ def _apply_binary(e: FileEdit, old: bytes) -> bytes:
     return new
 
 
-def _lexical_refusals(edits: list[FileEdit], root: Path, policy: gov.GovernancePolicy) -> list[Refusal]:
+def _lexical_refusals(edits: Sequence[FileEdit], policy: gov.GovernancePolicy) -> list[Refusal]:
     out: list[Refusal] = []
     seen: set[tuple[str, str]] = set()
 
@@ -262,32 +286,45 @@ def _lexical_refusals(edits: list[FileEdit], root: Path, policy: gov.GovernanceP
                         )
                     ]
                 )
-    if out:
-        return out
-    # Only paths that passed the lexical checks are looked up on disk.
-    cache = gov.LstatCache(root)
+    return out
+
+
+def _disk_refusals(edits: Sequence[FileEdit], fs: WorkspaceFS) -> list[Refusal]:
+    """Paths that passed the lexical checks, looked up through held folder
+    descriptors: no folder on the way to anything read, written, renamed,
+    copied or deleted may be a symlink."""
+    out: list[Refusal] = []
+    seen: set[tuple[str, str]] = set()
     for e in edits:
         for p in {p for p in (e.old_path, e.new_path) if p is not None}:
-            add(gov.check_parents(p, cache))
+            rs = gov.check_parents(p, fs)
+            try:
+                link = not rs and gov.is_symlink(p, fs)
+            except OSError as exc:
+                # Not knowing whether it is a link must not read as "it is not".
+                raise PatchApplyError(f"{p}: cannot inspect ({exc.strerror})", path=p) from exc
             # Replacing or removing a link the patch knows is a link is fine;
-            # anything else would write through it.
-            if gov.is_symlink(p, cache) and not (p == e.old_path and e.old_mode == MODE_LINK):
-                add(
-                    [
-                        Refusal(
-                            path=p,
-                            rule=gov.SYMLINK_WRITE,
-                            message="path is a symlink; writing through it is refused",
-                        )
-                    ]
-                )
+            # anything else would read or write through it.
+            if link and not (p == e.old_path and e.old_mode == MODE_LINK):
+                rs = [
+                    Refusal(
+                        path=p,
+                        rule=gov.SYMLINK_WRITE,
+                        message="path is a symlink; reading or writing through it is refused",
+                    )
+                ]
+            for r in rs:
+                if (r.path, r.rule) not in seen:
+                    seen.add((r.path, r.rule))
+                    out.append(r)
     return out
 
 
 def _plan_refusals(ws: _Workspace, policy: gov.GovernancePolicy) -> list[Refusal]:
     out: list[Refusal] = []
+    changes = ws.changes()
     links = {p for p, e in ws.planned.items() if e.mode == MODE_LINK and e.content is not None}
-    for path, entry in ws.changes():
+    for path, entry in changes:
         parents = path.split("/")
         through = next(
             ("/".join(parents[:k]) for k in range(1, len(parents)) if "/".join(parents[:k]) in links), None
@@ -305,60 +342,72 @@ def _plan_refusals(ws: _Workspace, policy: gov.GovernancePolicy) -> list[Refusal
         out += gov.check_size(path, len(entry.content), policy)
         if entry.mode == MODE_LINK:
             out += gov.check_link_name(path)
-            out += gov.check_symlink_target(path, entry.content, policy)
+            # Judged against the whole tree after the patch: links made
+            # earlier or later in this reply, and links already on disk.
+            out += gov.check_symlink_target(path, entry.content, policy, ws.link_after)
         if entry.mode != ws.original_mode(path):
             out += gov.check_exec(path, entry.mode, policy)
+    if any(e.mode == MODE_LINK or ws.original_mode(p) == MODE_LINK for p, e in changes):
+        out += _kept_link_refusals(ws, policy)
     return out
 
 
-def _tmp_name(full: str) -> str:
-    # Short and independent of the target's name, which may already be at
-    # the file system's length limit.
-    return os.path.join(os.path.dirname(full), f".autopack-{os.getpid()}-{next(_tmp_counter)}.tmp")
+def _kept_link_refusals(ws: _Workspace, policy: gov.GovernancePolicy) -> list[Refusal]:
+    """A patch that adds, retargets or removes a link can change where the
+    links it keeps lead (``m/../..`` once ``m`` becomes ``m -> .``). Refuse
+    when a kept link would lead somewhere it may not, unless it already did
+    (a hostile link put there by someone else is not this patch's doing)."""
+    out = []
+    try:
+        for path, target in ws.fs.links():
+            if path in ws.planned:
+                continue
+            why = gov.judge_link(path, target, policy, ws.link_after)
+            if why is not None and gov.judge_link(path, target, policy, ws.link_on_disk) is None:
+                shown = target.decode("utf-8", "surrogateescape")
+                out.append(
+                    Refusal(
+                        path=path,
+                        rule=gov.SYMLINK_ESCAPE,
+                        message=f"existing symlink to {shown!r} {why} once this patch is applied",
+                    )
+                )
+    except OSError as exc:
+        # A folder that cannot be read may hold a link this patch redirects.
+        return [
+            Refusal(
+                path=exc.filename or ".",
+                rule=gov.SYMLINK_ESCAPE,
+                message=f"cannot look for symlinks this patch could redirect ({exc.strerror})",
+            )
+        ]
+    return out
 
 
-def _stage(full: str, entry: _Entry, perm: int | None) -> str:
-    """Write ``entry`` to a new temporary file beside ``full``; return its path."""
-    tmp = _tmp_name(full)
-    if entry.mode == MODE_LINK:
-        os.symlink(os.fsdecode(entry.content or b""), tmp)
-        return tmp
-    if perm is None:
-        create = 0o777 if entry.mode == MODE_EXEC else 0o666
-    else:
+def _stage(fs: WorkspaceFS, path: str, entry: _Entry, perm: int | None) -> str:
+    """Write ``entry`` to a new temporary file in ``path``'s held folder."""
+    try:
+        if entry.mode == MODE_LINK:
+            return fs.stage(path, entry.content or b"", link=True)
+        if perm is None:
+            return fs.stage(path, entry.content or b"", create_mode=0o777 if entry.mode == MODE_EXEC else 0o666)
         # Executable for whoever may read it, as chmod +x would do.
         create = (perm | (perm & 0o444) >> 2 | 0o100) if entry.mode == MODE_EXEC else perm & ~0o111
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), create)
-    try:
-        view = memoryview(entry.content or b"")
-        while view:
-            view = view[os.write(fd, view) :]
-        if perm is not None and create & _UMASK:
-            # An explicit mode is not subject to the umask, so an existing
-            # file keeps its permissions apart from the executable bits.
-            os.fchmod(fd, create)
-    except BaseException:
-        os.close(fd)
-        _unlink_quietly(tmp)
+        # An explicit mode is not subject to the umask, so an existing file
+        # keeps its permissions apart from the executable bits.
+        return fs.stage(path, entry.content or b"", create_mode=create, chmod=create if create & _UMASK else None)
+    except OSError as exc:
+        exc.filename = path
         raise
-    os.close(fd)
-    return tmp
 
 
-def _unlink_quietly(path: str) -> None:
+def _replace(fs: WorkspaceFS, tmp: str, path: str) -> bool:
     try:
-        os.unlink(path)
-    except OSError:
-        pass
-
-
-def _write_file(full: str, entry: _Entry, perm: int | None) -> None:
-    tmp = _stage(full, entry, perm)
-    try:
-        os.replace(tmp, full)
-    except BaseException:
-        _unlink_quietly(tmp)
+        fs.replace(tmp, path)
+    except OSError as exc:
+        exc.filename = path
         raise
+    return True
 
 
 def _read_umask() -> int:
@@ -420,119 +469,141 @@ def _each(fn: Callable[..., T], jobs: list[tuple]) -> tuple[list[T | None], Base
     return results, error
 
 
-def _make_parents(root: str, path: str, created: list[str], known: set[str]) -> None:
-    parts = path.split("/")[:-1]
-    cur = root
-    for part in parts:
-        cur = os.path.join(cur, part)
-        if cur in known:
-            continue
-        known.add(cur)
-        try:
-            os.mkdir(cur)
-        except FileExistsError:
-            st = os.lstat(cur)
-            if not stat.S_ISDIR(st.st_mode):
-                raise PatchApplyError(
-                    f"{path}: {cur[len(root) + 1 :]} is not a directory", path=path
-                ) from None
-            continue
-        created.append(cur)
-
-
-def _replace(tmp: str, full: str) -> bool:
-    os.replace(tmp, full)
-    return True
+class _Moved(OSError):
+    """A folder the patch wrote into was swapped or moved while it was written."""
 
 
 def _write_plan(ws: _Workspace) -> None:
-    root = str(ws.root)
+    fs = ws.fs
     changes = ws.changes()
     done: list[str] = []
-    created_dirs: list[str] = []
-    staged: list[str] = []
+    staged: list[tuple[str, str]] = []
     try:
         # Deletions first, so a file may give way to a directory of its name.
         for path, entry in changes:
             if entry.content is None and ws.original[path][0].content is not None:
-                os.unlink(os.path.join(root, path))
+                try:
+                    fs.unlink(path)
+                except OSError as exc:
+                    exc.filename = path
+                    raise
                 done.append(path)
         writes = [(p, e) for p, e in changes if e.content is not None]
         jobs = []
-        known_dirs: set[str] = set()
         for path, entry in writes:
-            _make_parents(root, path, created_dirs, known_dirs)
+            # Every folder is opened (or made) here, before the threads start:
+            # they only use descriptors already held.
+            try:
+                fs.parent(path, create=True)
+            except NotADirectoryError as exc:
+                raise PatchApplyError(f"{path}: {exc.filename} is not a directory", path=path) from None
+            except LinkInPath as exc:
+                raise PatchApplyError(f"{path}: {exc.rel} became a symlink during the apply", path=path) from None
             old, perm = ws.original[path]
-            jobs.append(
-                (
-                    os.path.join(root, path),
-                    entry,
-                    perm if old.content is not None and old.mode != MODE_LINK else None,
-                )
-            )
+            jobs.append((fs, path, entry, perm if old.content is not None and old.mode != MODE_LINK else None))
         # Every new file is written in full before any target is replaced, so
         # most failures (disk full, permissions) leave targets untouched.
         tmps, error = _each(_stage, jobs)
-        staged = [t for t in tmps if t is not None]
+        staged = [(job[1], t) for t, job in zip(tmps, jobs, strict=True) if t is not None]
         if error is not None:
             raise error
-        moved, error = _each(_replace, [(tmp, job[0]) for tmp, job in zip(tmps, jobs, strict=True)])
-        done += [path for (path, _), ok in zip(writes, moved, strict=True) if ok]
-        staged = [tmp for tmp, ok in zip(tmps, moved, strict=True) if not ok]  # type: ignore[misc]
+        moved, error = _each(_replace, [(fs, t, p) for p, t in staged])
+        done += [p for (p, _), ok in zip(staged, moved, strict=True) if ok]
+        staged = [s for s, ok in zip(staged, moved, strict=True) if not ok]
         if error is not None:
             raise error
-        staged = []
+        swapped = fs.moved_folders()
+        if swapped:
+            # Our writes went into the folders we checked, but the workspace
+            # no longer holds them where the patch said: undo rather than
+            # report a tree nobody asked for.
+            raise _Moved(errno.ESTALE, "a folder was moved or replaced during the apply", swapped[0])
     except BaseException as exc:
-        for tmp in staged:
-            _unlink_quietly(tmp)
-        _rollback(ws, done, created_dirs)
-        if isinstance(exc, PatchError):
+        for path, tmp in staged:
+            fs.discard(path, tmp)
+        _rollback(ws, done)
+        left = _unrestored(ws, changes)
+        if isinstance(exc, PatchError) and not left:
             raise
+        what = str(exc) if isinstance(exc, PatchError) else None
         if isinstance(exc, OSError):
-            where = exc.filename or ""
-            raise PatchApplyError(
-                f"writing the patch failed ({exc.strerror}: {where}); workspace restored"
-            ) from exc
-        raise
+            what = f"writing the patch failed ({exc.strerror}: {exc.filename or ''})"
+        if what is None:
+            raise
+        if left:
+            shown = ", ".join(left[:5]) + (f" and {len(left) - 5} more" if len(left) > 5 else "")
+            raise PatchApplyError(f"{what}; workspace NOT restored: {shown} differ from before") from exc
+        raise PatchApplyError(f"{what}; workspace restored") from exc
     # Like git, drop directories a deletion left empty.
     for path, entry in changes:
         if entry.content is None:
-            d = os.path.dirname(os.path.join(root, path))
-            while d != root and len(d) > len(root):
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    break
-                d = os.path.dirname(d)
+            parent = path.rpartition("/")[0]
+            while parent and fs.rmdir(parent):
+                parent = parent.rpartition("/")[0]
 
 
-def _rollback(ws: _Workspace, done: list[str], created_dirs: list[str]) -> None:
-    root = str(ws.root)
+def _rollback(ws: _Workspace, done: list[str]) -> None:
+    """Put back every path in ``done`` and remove the folders we made,
+    through the same held descriptors the writes used."""
+    fs = ws.fs
     for path in reversed(done):
-        full = os.path.join(root, path)
         old, perm = ws.original[path]
         try:
             if old.content is None:
-                os.unlink(full)
+                fs.unlink(path)
             else:
-                _write_file(full, old, perm if old.mode != MODE_LINK else None)
-        except OSError:
+                tmp = _stage(fs, path, old, perm if old.mode != MODE_LINK else None)
+                try:
+                    _replace(fs, tmp, path)
+                except OSError:
+                    fs.discard(path, tmp)
+                    raise
+        except Exception:  # noqa: BLE001, S110 - undo the rest; _unrestored reports what stayed
             pass
-    for d in reversed(created_dirs):
+    for d in reversed(fs.made):
+        fs.rmdir(d)
+
+
+def _unrestored(ws: _Workspace, changes: list[tuple[str, _Entry]]) -> list[str]:
+    """What is not as before after a rollback, checked rather than assumed:
+    every changed path (bytes, type, permissions), the folders we made, our
+    temporary files, and whether every folder is still where it was."""
+    fs = ws.fs
+    bad = [f"{d} (moved or replaced by another process)" for d in fs.moved_folders()]
+    for path, _ in changes:
         try:
-            os.rmdir(d)
+            now = _read_entry(fs, path)
+        except (OSError, PatchError):
+            bad.append(path)
+            continue
+        old, perm = ws.original[path]
+        if now[0] != old or (old.content is not None and old.mode != MODE_LINK and now[1] != perm):
+            bad.append(path)
+    for d in fs.made:
+        try:
+            if fs.lstat(d) is not None:
+                bad.append(d)
         except OSError:
-            pass
+            bad.append(d)
+    bad += fs.leftover_temps()
+    return bad
 
 
 def governed_apply(
-    reply: str | bytes,
+    edits: Sequence[FileEdit] | str | bytes,
     workspace: str | os.PathLike[str],
     policy: gov.GovernancePolicy = gov.DEFAULT_POLICY,
     *,
     dry_run: bool = False,
 ) -> ApplyResult:
-    """Apply a Builder reply to ``workspace`` under ``policy``, all or nothing.
+    """Apply parsed ``edits`` (from ``parse_reply``) to ``workspace`` under
+    ``policy``, all or nothing.
+
+    The executor parses a Builder reply once and passes the edits; reply text
+    is accepted too and parsed here, for callers that only have text.
+    The workspace's ``config/models.yaml`` is always protected (the policy must
+    not be rewritten by the patch it governs); ``protect_config`` adds a config
+    file named elsewhere.
 
     Returns an ``ApplyResult``; when governance refuses, ``result.refusals``
     says why and nothing was written. Raises ``PatchParseError`` when the
@@ -540,77 +611,84 @@ def governed_apply(
     does not fit the files (in both cases nothing was written either).
     With ``dry_run`` every check runs but nothing is written.
     """
-    too_large = gov.check_patch_size(len(reply), policy)
-    if too_large:
-        return ApplyResult(files=(), refusals=tuple(too_large), dry_run=dry_run)
-    edits = parse_reply(reply, max_binary_bytes=policy.max_binary_bytes)
+    if isinstance(edits, (str, bytes)):
+        too_large = gov.check_patch_size(len(edits), policy)
+        if too_large:
+            return ApplyResult(files=(), refusals=tuple(too_large), dry_run=dry_run)
+        edits = parse_reply(edits, max_binary_bytes=policy.max_binary_bytes)
+    policy = protect_config(policy, None, workspace)
     try:
         root = Path(os.path.realpath(workspace))
     except OSError as exc:
         raise PatchError(f"{workspace}: {exc.strerror}") from exc
     if not root.is_dir():
         raise PatchError(f"{workspace}: workspace is not a directory")
-    fmt = _format_of(edits)
-    refusals = _lexical_refusals(edits, root, policy)
-    if refusals:
+    fmt = format_of(edits)
+
+    def refused(refusals: list[Refusal]) -> ApplyResult:
         return ApplyResult(files=(), refusals=tuple(refusals), dry_run=dry_run, format=fmt)
-    ws = _Workspace(root)
-    sizes: dict[str, int] = {}
-    total = 0
-    for e in edits:
-        try:
-            _apply_edit(ws, e, policy)
-            # Bounded work: stop as soon as what the patch would write passes
-            # max_total_bytes, before computing (and holding) any more.
-            written = ws.planned[e.path].content
-            total += len(written or b"") - sizes.get(e.path, 0)
-            sizes[e.path] = len(written or b"")
-            if total > policy.max_total_bytes:
-                return ApplyResult(
-                    files=(), refusals=tuple(gov.check_total(total, policy, path=e.path)), dry_run=dry_run, format=fmt
-                )
-        except IsADirectoryError as exc:
-            raise PatchApplyError(f"{e.path}: is a directory", path=e.path) from exc
-        except OSError as exc:
-            if exc.errno in (errno.EACCES, errno.EPERM):
-                raise PatchApplyError(f"{e.path}: cannot read ({exc.strerror})", path=e.path) from exc
-            raise PatchApplyError(f"{e.path}: {exc.strerror}", path=e.path) from exc
-    refusals = _plan_refusals(ws, policy)
+
+    refusals = _lexical_refusals(edits, policy)
     if refusals:
-        return ApplyResult(files=(), refusals=tuple(refusals), dry_run=dry_run, format=fmt)
-    files = tuple(sorted(p for p, _ in ws.changes()))
-    if not dry_run:
-        _write_plan(ws)
+        return refused(refusals)
+    try:
+        fs = WorkspaceFS(root)
+    except OSError as exc:
+        raise PatchError(f"{workspace}: {exc.strerror}") from exc
+    with fs:
+        refusals = _disk_refusals(edits, fs)
+        if refusals:
+            return refused(refusals)
+        ws = _Workspace(fs)
+        sizes: dict[str, int] = {}
+        total = 0
+        for e in edits:
+            try:
+                _apply_edit(ws, e, policy)
+                # Bounded work: stop as soon as what the patch would write
+                # passes max_total_bytes, before computing (and holding) more.
+                written = ws.planned[e.path].content
+                total += len(written or b"") - sizes.get(e.path, 0)
+                sizes[e.path] = len(written or b"")
+                if total > policy.max_total_bytes:
+                    return refused(gov.check_total(total, policy, path=e.path))
+            except IsADirectoryError as exc:
+                raise PatchApplyError(f"{e.path}: is a directory", path=e.path) from exc
+            except LinkInPath as exc:
+                raise PatchApplyError(f"{e.path}: {exc.rel} is a symlink", path=e.path) from exc
+            except OSError as exc:
+                if exc.errno in (errno.EACCES, errno.EPERM):
+                    raise PatchApplyError(f"{e.path}: cannot read ({exc.strerror})", path=e.path) from exc
+                raise PatchApplyError(f"{e.path}: {exc.strerror}", path=e.path) from exc
+        refusals = _plan_refusals(ws, policy)
+        if refusals:
+            return refused(refusals)
+        files = tuple(sorted(p for p, _ in ws.changes()))
+        if not dry_run:
+            _write_plan(ws)
     return ApplyResult(files=files, refusals=(), dry_run=dry_run, format=fmt)
 
 
-def proposed_event(phase_id: str, reply: str | bytes) -> PatchProposed:
-    """The ``PatchProposed`` event for a Builder reply: its text, format and
-    the files it names. Raises ``PatchParseError`` like ``governed_apply``."""
-    edits = parse_reply(reply)
-    text = reply if isinstance(reply, str) else reply.decode("utf-8", "surrogateescape")
-    files = sorted({p for e in edits for p in (e.old_path, e.new_path) if p is not None})
-    return PatchProposed(phase_id=phase_id, text=text, format=_format_of(edits), files=tuple(files))
+def protect_config(
+    policy: gov.GovernancePolicy, config_file: str | os.PathLike[str] | None, workspace: str | os.PathLike[str]
+) -> gov.GovernancePolicy:
+    """``policy`` with the config that governs this apply protected: the
+    workspace's ``config/models.yaml`` always, and ``config_file`` too when it
+    lies inside the workspace (a file outside cannot be reached by a patch)."""
+    add = [CONFIG_RELPATH]
+    if config_file is not None:
+        try:
+            rel = os.path.relpath(os.path.realpath(config_file), os.path.realpath(workspace))
+        except (OSError, ValueError):
+            rel = os.pardir
+        if rel != os.pardir and not rel.startswith(os.pardir + os.sep) and not os.path.isabs(rel):
+            add.append(rel.replace(os.sep, "/"))
+    extra = tuple(p for p in add if p not in policy.protected_paths)
+    return attrs.evolve(policy, protected_paths=policy.protected_paths + extra) if extra else policy
 
 
-def _format_of(edits: list[FileEdit]) -> str:
+def format_of(edits: Sequence[FileEdit]) -> str:
+    """``diff``, ``search-replace`` or ``mixed``: the formats a reply's edits use."""
     if all(e.blocks for e in edits):
         return "search-replace"
     return "mixed" if any(e.blocks for e in edits) else "diff"
-
-
-def refused_event(phase_id: str, result: ApplyResult | PatchError | tuple[Refusal, ...]) -> PatchRefused:
-    """The ``PatchRefused`` event for a refusal (an ``ApplyResult``, a
-    ``PatchRefusedError`` or the refusals themselves)."""
-    if isinstance(result, ApplyResult):
-        reasons = result.refusals
-    elif isinstance(result, PatchError):
-        reasons = tuple(getattr(result, "refusals", ()))
-    else:
-        reasons = tuple(result)
-    return PatchRefused(phase_id=phase_id, reasons=tuple(reasons))
-
-
-def applied_event(phase_id: str, result: ApplyResult, commit: str = "") -> PatchApplied:
-    """The ``PatchApplied`` event for a successful apply."""
-    return PatchApplied(phase_id=phase_id, files=result.files, commit=commit)

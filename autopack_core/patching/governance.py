@@ -6,23 +6,29 @@ part of a ``PatchRefused`` event. Rule names are stable (documented in
 docs/governed-apply.md); config and dashboards key on them.
 
 Path checks are lexical first (no file system access), then look at the
-workspace with ``lstat`` only, so a hostile path is never followed.
+workspace through held folder descriptors (``fsaccess``), so a hostile path
+is never followed. Symlink targets are judged by where they lead in the tree
+as it will be after the patch, never by their text alone.
 """
 
 from __future__ import annotations
 
-import os
-import posixpath
 import re
 import stat
 import unicodedata
+from collections.abc import Callable, Iterable
 from functools import lru_cache
-from pathlib import Path
-from typing import Iterable
-
 import attrs
+from typing import TYPE_CHECKING
 
+# The policy's knobs belong to the config (its ``governance:`` section);
+# re-exported here for the checks below and their callers.
+from autopack_core.config import GovernancePolicy
 from autopack_core.events import Refusal
+from autopack_core.patching.fsaccess import LinkInPath
+
+if TYPE_CHECKING:
+    from autopack_core.patching.fsaccess import WorkspaceFS
 
 # Rule names, one per reason a path or edit is refused.
 ABSOLUTE_PATH = "absolute-path"
@@ -68,39 +74,6 @@ RULES = (
 )
 
 STATE_DIR = ".autopack"
-
-
-@attrs.frozen(kw_only=True)
-class GovernancePolicy:
-    """Limits a patch must respect. ``.git`` and ``.autopack`` are refused
-    whatever ``protected_paths`` says; the defaults list them so config that
-    prints the policy shows them.
-
-    - ``protected_paths``: glob patterns relative to the workspace. ``*``
-      stays within one path component, ``**`` crosses them, a trailing ``/``
-      means the directory and everything under it; a pattern that matches a
-      parent directory protects everything below it. Matching ignores case, as
-      case-insensitive file systems would.
-    - ``exec_protected_paths``: globs where setting the executable bit is
-      refused (hook directories that ``core.hooksPath`` commonly points at).
-    - ``fuzz``: how many context lines a hunk may lose at each end when it
-      does not match exactly (0 = as ``git apply`` by default).
-    - ``max_patch_bytes``: the largest patch (reply) read at all.
-    - ``max_binary_bytes``: what one binary patch's data may inflate to;
-      inflation stops at this size, so a zlib bomb never allocates more.
-    - ``max_total_bytes``: the total size of the files one patch writes
-      (copies and renames count in full).
-    """
-
-    protected_paths: tuple[str, ...] = (".git/", ".autopack/")
-    exec_protected_paths: tuple[str, ...] = (".githooks/", ".husky/")
-    allow_binary_patches: bool = False
-    max_file_bytes: int = 16 * 1024 * 1024
-    max_hunk_lines: int = 100_000
-    fuzz: int = 0
-    max_patch_bytes: int = 32 * 1024 * 1024
-    max_binary_bytes: int = 32 * 1024 * 1024
-    max_total_bytes: int = 256 * 1024 * 1024
 
 
 DEFAULT_POLICY = GovernancePolicy()
@@ -502,92 +475,174 @@ def check_path(path: str, policy: GovernancePolicy = DEFAULT_POLICY) -> list[Ref
     return out
 
 
-class LstatCache:
-    """``lstat`` modes of workspace paths, looked up once per patch (files of
-    one patch share most of their parent directories)."""
+def check_parents(path: str, fs: WorkspaceFS) -> list[Refusal]:
+    """Refuse a path when any folder on the way to it is a symlink.
 
-    def __init__(self, root: Path | str) -> None:
-        self.root = str(root)
-        self._modes: dict[str, int | None | OSError] = {}
-
-    def mode(self, rel: str) -> int | None:
-        """``st_mode`` of ``rel`` without following it; None if it does not exist."""
-        got = self._modes.get(rel, False)
-        if got is False:
-            try:
-                got = os.lstat(os.path.join(self.root, rel)).st_mode
-            except (FileNotFoundError, NotADirectoryError):
-                got = None
-            except OSError as exc:
-                got = exc
-            self._modes[rel] = got
-        if isinstance(got, OSError):
-            raise got
-        return got  # type: ignore[return-value]
-
-
-def check_parents(path: str, root: Path | LstatCache) -> list[Refusal]:
-    """Refuse a path when any directory on the way to it is a symlink.
-
-    ``root`` must already be resolved. Only ``lstat`` is used, so nothing is
-    followed; a component that does not exist yet ends the walk (it will be
-    created as a real directory).
+    ``fs`` opens each folder from its parent's descriptor with
+    ``O_NOFOLLOW`` and holds it for the rest of the apply, so nothing is
+    followed and a later swap cannot change what was checked. Only ``/``
+    separates (on POSIX ``\\`` is part of a name). A folder that does not exist
+    yet ends the walk (it will be created as a real folder); errors other than
+    "missing" refuse.
     """
-    cache = root if isinstance(root, LstatCache) else LstatCache(root)
-    parts = components(path)
-    for i in range(len(parts) - 1):
-        rel = "/".join(parts[: i + 1])
-        try:
-            mode = cache.mode(rel)
-        except OSError as exc:
-            return [Refusal(path=path, rule=SYMLINK_WRITE, message=f"cannot inspect {rel}: {exc.strerror}")]
-        if mode is None:
-            return []
-        if stat.S_ISLNK(mode):
-            return [
-                Refusal(
-                    path=path,
-                    rule=SYMLINK_WRITE,
-                    message=f"parent directory {rel} is a symlink; writing through it is refused",
-                )
-            ]
+    parent = path.rpartition("/")[0]
+    if not parent:
+        return []
+    try:
+        fs.folder(parent)
+    except LinkInPath as exc:
+        return [_parent_link(path, exc.rel)]
+    except OSError as exc:
+        return [Refusal(path=path, rule=SYMLINK_WRITE, message=f"cannot inspect {exc.filename}: {exc.strerror}")]
     return []
 
 
-def is_symlink(path: str, root: Path | LstatCache) -> bool:
-    """True when ``path`` itself is a symlink (not followed)."""
-    cache = root if isinstance(root, LstatCache) else LstatCache(root)
-    try:
-        mode = cache.mode(path)
-    except OSError:
-        return False
-    return mode is not None and stat.S_ISLNK(mode)
+def _parent_link(path: str, rel: str) -> Refusal:
+    return Refusal(
+        path=path,
+        rule=SYMLINK_WRITE,
+        message=f"parent directory {rel} is a symlink; reading or writing through it is refused",
+    )
+
+
+def is_symlink(path: str, fs: WorkspaceFS) -> bool:
+    """True when ``path`` itself is a symlink (not followed). Raises
+    ``OSError`` when it cannot be looked at (the caller refuses: an error
+    must not read as "not a link")."""
+    st = fs.lstat(path)
+    return st is not None and stat.S_ISLNK(st.st_mode)
+
+
+#: Links followed while resolving one target before giving up, as Linux does (ELOOP).
+MAX_LINK_HOPS = 40
+#: Longest symlink target judged: PATH_MAX less its NUL on Linux.
+MAX_TARGET_BYTES = 4095
+
+
+class LinkLoop(ValueError):
+    """A chain of symlinks loops or is longer than ``MAX_LINK_HOPS``."""
+
+
+def _is_absolute(target: str, backslash: bool) -> bool:
+    if target.startswith("/"):
+        return True
+    return backslash and (target.startswith("\\") or bool(_DRIVE_RE.match(target)))
+
+
+def resolve_link(
+    path: str, target: bytes, lookup: Callable[[str], bytes | None], *, backslash: bool = False
+) -> str | None:
+    """Where the symlink at ``path`` leads, as a workspace-relative path ("" is
+    the root), or None when it leads outside (absolute, or above the root).
+
+    ``lookup(rel)`` gives the target of the symlink at ``rel`` in the tree
+    being judged (the workspace as it will be after the patch), or None when
+    ``rel`` is not a symlink there. Links met on the way are expanded, so
+    chains (``a -> .``, ``b -> a/..``) are judged by where they really lead.
+    Anything else (a folder, a file, nothing yet) is stepped through as a
+    folder: a missing name may be created as a folder later, and then the
+    answer still holds. With ``backslash`` a ``\\`` also separates, as on
+    Windows. Raises ``LinkLoop`` after ``MAX_LINK_HOPS`` links.
+    """
+    sep = r"[/\\]" if backslash else "/"
+    text = target.decode("utf-8", "surrogateescape")
+    if _is_absolute(text, backslash):
+        return None
+    where = path.split("/")[:-1]
+    pending = list(reversed(re.split(sep, text)))
+    hops = 1  # the link itself, as the kernel counts
+    while pending:
+        name = pending.pop()
+        if name in ("", "."):
+            continue
+        if name == "..":
+            if not where:
+                return None
+            where.pop()
+            continue
+        where.append(name)
+        link = lookup("/".join(where))
+        if link is None:
+            continue
+        hops += 1
+        if hops > MAX_LINK_HOPS:
+            raise LinkLoop(path)
+        where.pop()
+        text = link.decode("utf-8", "surrogateescape")
+        if _is_absolute(text, backslash):
+            return None
+        pending.extend(reversed(re.split(sep, text)))
+    return "/".join(where)
+
+
+def _no_links(rel: str) -> bytes | None:
+    return None
+
+
+_PROTECTED_RULES = (GIT_DIR, AUTOPACK_DIR, PROTECTED_PATH)
+
+
+def judge_link(
+    path: str, target: bytes, policy: GovernancePolicy, lookup: Callable[[str], bytes | None]
+) -> str | None:
+    """Why the symlink at ``path`` must not exist in the tree ``lookup``
+    describes, or None if it may: it leads outside, into a protected path or
+    into an exec-protected folder, or the chain loops. Judged as POSIX reads
+    the target and as Windows would (``\\`` separating)."""
+    for backslash in (False, True):
+        try:
+            where = resolve_link(path, target, lookup, backslash=backslash)
+        except LinkLoop:
+            return "is a loop or a chain of more than 40 symlinks"
+        if where is None:
+            return "points outside the workspace"
+        if not where:
+            continue
+        if any(r.rule in _PROTECTED_RULES for r in check_path(where, policy)):
+            return f"points into a protected path ({where})"
+        hit = matches_any(where, policy.exec_protected_paths)
+        if hit:
+            return f"points into {hit!r}, where git would run what it finds ({where})"
+    return None
 
 
 def check_symlink_target(
-    path: str, target: bytes, policy: GovernancePolicy = DEFAULT_POLICY
+    path: str,
+    target: bytes,
+    policy: GovernancePolicy = DEFAULT_POLICY,
+    lookup: Callable[[str], bytes | None] = _no_links,
 ) -> list[Refusal]:
-    """A new or changed symlink must point inside the workspace and not at a
-    protected path (it would be a door for later writes)."""
+    """A new or changed symlink must lead inside the workspace, and not into a
+    protected path or a hook folder (it would be a door for later writes or
+    runs), judged against the tree ``lookup`` describes (by default one with
+    no other links). A symlink inside an exec-protected folder is refused
+    whatever its target: git would run what it points at."""
+    if len(target) > MAX_TARGET_BYTES:
+        # No system makes such a link (PATH_MAX), and judging it would be long work.
+        return [
+            Refusal(
+                path=path,
+                rule=SYMLINK_ESCAPE,
+                message=f"symlink target has {len(target)} bytes; the limit is {MAX_TARGET_BYTES}",
+            )
+        ]
     t = target.decode("utf-8", "surrogateescape")
-    if not t or t.startswith(("/", "\\")) or _DRIVE_RE.match(t) or _CONTROL_RE.search(t):
-        return [
-            Refusal(path=path, rule=SYMLINK_ESCAPE, message=f"symlink target {t!r} is absolute or invalid")
-        ]
-    joined = posixpath.normpath(posixpath.join(posixpath.dirname(path), t.replace("\\", "/")))
-    if joined == ".." or joined.startswith("../") or joined.startswith("/"):
-        return [
+    if not t or _CONTROL_RE.search(t):
+        return [Refusal(path=path, rule=SYMLINK_ESCAPE, message=f"symlink target {t!r} is empty or invalid")]
+    out = []
+    hit = matches_any(path, policy.exec_protected_paths)
+    if hit:
+        out.append(
             Refusal(
-                path=path, rule=SYMLINK_ESCAPE, message=f"symlink target {t!r} points outside the workspace"
+                path=path,
+                rule=EXEC_BIT,
+                message=f"symlinks are refused under {hit!r}: git would run what they point at",
             )
-        ]
-    if joined != "." and check_path(joined, policy):
-        return [
-            Refusal(
-                path=path, rule=SYMLINK_ESCAPE, message=f"symlink target {t!r} points into a protected path"
-            )
-        ]
-    return []
+        )
+    why = judge_link(path, target, policy, lookup)
+    if why is not None:
+        out.append(Refusal(path=path, rule=SYMLINK_ESCAPE, message=f"symlink target {t!r} {why}"))
+    return out
 
 
 def check_exec(path: str, mode: int | None, policy: GovernancePolicy = DEFAULT_POLICY) -> list[Refusal]:

@@ -100,10 +100,6 @@ class FileEdit:
     def is_delete(self) -> bool:
         return self.new_path is None
 
-    @property
-    def format(self) -> str:
-        return "search-replace" if self.blocks else "diff"
-
 
 def split_lines(data: bytes) -> list[bytes]:
     """Split after each ``\\n`` only (``bytes.splitlines`` would split on ``\\r``
