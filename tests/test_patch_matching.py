@@ -630,3 +630,10 @@ def test_exec_rule_is_only_about_executable_regular_files() -> None:
         "exec-bit"
     ]
     assert check_exec("src/run.sh", 0o100755, policy) == []
+
+
+def test_exec_rule_covers_git_and_state_folders_whatever_the_policy() -> None:
+    bare = GovernancePolicy(protected_paths=(), exec_protected_paths=())
+    for path in (".git/hooks/pre-commit", ".GIT./hooks/x", ".autopack/run.sh"):
+        assert [r.rule for r in check_exec(path, 0o100755, bare)] == ["exec-bit"], path
+    assert check_exec("src/run.sh", 0o100755, bare) == []
