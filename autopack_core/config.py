@@ -139,6 +139,9 @@ class DoctorConfig:
     max_execute_fix_per_phase: int = 1
     allowed_fix_types: tuple[str, ...] = ("git", "file")
     fix_timeout_seconds: float = 120.0
+    # What follows an execute_fix that was refused or did not cure the failure (after the
+    # workspace is back at the checkpoint): the Builder again with the Doctor's hint, or the end.
+    execute_fix_fallback: Literal["retry_with_fix", "mark_fatal"] = "retry_with_fix"
     # Per fix type: enabled (null: the type's default) and, for docker/shell,
     # the exact commands allowed. docs/execute-fix.md.
     fix_types: dict[str, FixTypeSettings] = _mapping()

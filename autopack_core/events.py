@@ -135,6 +135,8 @@ class RollbackPerformed(Event):
     reason: str = ""
     stashed_ref: str = ""
     phase_id: str | None = None
+    # Uncommitted changes found at the rollback, saved on this branch (never lost).
+    rescue_branch: str = ""
 
 
 @_core("run_completed")
@@ -317,11 +319,30 @@ class ModelEscalated(Event):
 
 @_core("fix_refused")
 class FixRefused(Event):
+    """An execute_fix command that was not run (``rule`` names why; ``stage`` is ``command``,
+    ``verify`` or ``action`` for the whole fix; ``index`` is the command's place in ``fix_commands``)."""
+
     phase_id: str
     fix_type: str
     command: str
     reason: str
     requires_manual: bool = False
+    rule: str = ""
+    stage: str = "command"
+    index: int = 0
+
+
+@_core("fix_started")
+class FixStarted(Event):
+    """Intent: this fix command is about to run (``argv`` exactly as it will run). An intent
+    without its ``fix_executed`` means the run stopped while it ran: it is never run again."""
+
+    phase_id: str
+    fix_type: str
+    command: str
+    argv: tuple[str, ...] = ()
+    stage: str = "command"
+    index: int = 0
 
 
 @_core("fix_executed")
@@ -332,6 +353,10 @@ class FixExecuted(Event):
     exit_code: int
     output: str = ""
     duration_ms: float = 0.0
+    stage: str = "command"
+    index: int = 0
+    argv: tuple[str, ...] = ()
+    timed_out: bool = False
 
 
 @_core("step_retried")

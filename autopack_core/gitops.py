@@ -60,6 +60,11 @@ from autopack_core.errors import WorkspaceError
 
 AUTOPACK_AUTHOR = b"Autopack <autopack@localhost>"
 STATE_FOLDER = ".autopack"
+# What git keeps while a merge, cherry-pick or revert is under way; `git commit`
+# and `git reset --hard` remove it.
+_OPERATION_STATE = (
+    "MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "MERGE_RR", "AUTO_MERGE", "SQUASH_MSG", "CHERRY_PICK_HEAD", "REVERT_HEAD",
+)
 
 _MODE_FILE = 0o100644
 _MODE_EXEC = 0o100755
@@ -528,14 +533,38 @@ class GitWorkspace:
         head = self.head()
         head_sha = head.encode("ascii") if head else None
         root, trees = self._worktree_tree(scan, lambda: self._tree_flat(self._commit_tree(head_sha)))
-        commit = self._make_commit(root, [head_sha] if head_sha else [], message, trailers)
+        # A resolved merge is concluded as `git commit` concludes it: the merged
+        # commits become parents, so the user's next commit is not a surprise merge.
+        parents = ([head_sha] if head_sha else []) + self._merge_heads()
+        commit = self._make_commit(root, parents, message, trailers)
         self._store(scan.blobs, trees)
         self._repo.object_store.add_object(commit)
         # The index first: if we stop between the two writes, the worktree and
         # index hold the change and the next checkpoint commits it again.
         self._write_index(scan.entries)
         self._move_head(head_sha, commit.id, b"commit (autopack): " + commit.message.split(b"\n", 1)[0])
+        self._clear_operation_state()
         return commit.id.decode("ascii")
+
+    def _merge_heads(self) -> list[bytes]:
+        try:
+            text = (Path(self._repo.controldir()) / "MERGE_HEAD").read_bytes()
+        except FileNotFoundError:
+            return []
+        heads = [line.strip() for line in text.splitlines() if line.strip()]
+        for h in heads:
+            if len(h) != 40 or h not in self._repo.object_store:
+                raise WorkspaceError(f"{self.path}: .git/MERGE_HEAD names an unknown commit {_show(h)!r}")
+        return heads
+
+    def _clear_operation_state(self) -> None:
+        """Forget an interrupted merge, cherry-pick or revert, as `git commit` and `git reset` do."""
+        control = Path(self._repo.controldir())
+        for name in _OPERATION_STATE:
+            try:
+                (control / name).unlink()
+            except FileNotFoundError:
+                pass
 
     def _write_index(self, entries: Mapping[bytes, IndexEntry | ConflictedIndexEntry]) -> None:
         # Written afresh, without extensions: a kept cache-tree or untracked
@@ -673,6 +702,7 @@ class GitWorkspace:
         self._write_index(new_entries)
         old = self.head()
         self._move_head(old.encode("ascii") if old else None, sha, b"reset: moving to " + sha)
+        self._clear_operation_state()
 
 
 # --- the index file ---------------------------------------------------------------

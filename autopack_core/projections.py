@@ -84,6 +84,11 @@ class RunView:
     reconciliations: int = 0
     checkpoints: list[str] = attrs.Factory(list)
     base_commit: str = ""
+    # execute_fix commands: run (with their outcome), refused, and refused as needing a person.
+    fix_commands_run: int = 0
+    fix_commands_failed: int = 0
+    fix_commands_refused: int = 0
+    fix_commands_manual: int = 0
 
     @property
     def total_failures(self) -> int:
@@ -167,6 +172,14 @@ class RunView:
             self.checkpoints.append(e.commit)
         elif cls is ev.RunStarted:
             self.base_commit = e.base_commit
+        elif cls is ev.FixExecuted:
+            self.fix_commands_run += 1
+            if e.exit_code != 0 or e.timed_out:
+                self.fix_commands_failed += 1
+        elif cls is ev.FixRefused:
+            self.fix_commands_refused += 1
+            if e.requires_manual:
+                self.fix_commands_manual += 1
 
 
 def fold_run(envelopes: Iterable[Envelope], run_id: str | None = None) -> RunView:

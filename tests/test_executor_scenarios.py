@@ -378,7 +378,7 @@ def test_mark_fatal_and_execute_fix_refused(tmp_path: Path, scripted_server: Scr
     )
     assert o.code == 1
     [fix] = o.of("fix_refused")
-    assert "not enabled" in fix.reason and fix.command == "git checkout -- app/core.py"
+    assert "allow_execute_fix_global is false" in fix.reason and fix.command == "git checkout -- app/core.py"
     assert o.of("action_refused")[0].action == "execute_fix"
     assert o.of("phase_marked_fatal")[0].phase_id == "fix-add"
     assert fold_run_of(o).status == "failed"

@@ -617,3 +617,47 @@ def test_checkpoint_bench_reports_its_figures() -> None:
     assert out["same_tree"] is True  # the same edits gave the same tree as the git CLI
     for key in ("checkpoint_ms", "checkpoint_fresh_instance_ms", "git_cli_ms", "ratio"):
         assert out[key] > 0, key
+
+
+def _conflicted_merge(repo: Path) -> str:
+    """A real merge stopped on a conflict in a.txt; returns the other branch's sha."""
+    base = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "-b", "other")
+    (repo / "a.txt").write_text("theirs\n")
+    git(repo, "commit", "-qam", "theirs")
+    other = git(repo, "rev-parse", "HEAD").strip()
+    git(repo, "checkout", "-q", "-")
+    (repo / "a.txt").write_text("ours\n")
+    git(repo, "commit", "-qam", "ours")
+    assert base != other
+    git(repo, "merge", "-q", "other", check=False)
+    assert (repo / ".git" / "MERGE_HEAD").exists()
+    return other
+
+
+def test_checkpoint_concludes_a_resolved_merge_as_git_commit_does(tmp_path: Path) -> None:
+    repo = make_git_workspace(tmp_path / "ws", {"a.txt": "base\n"})
+    other = _conflicted_merge(repo)
+    git(repo, "checkout", "--theirs", "a.txt")
+    git(repo, "add", "a.txt")
+    sha = GitWorkspace(repo).checkpoint("resolve")
+    parents = git(repo, "log", "-1", "--format=%P", sha).split()
+    assert parents[1:] == [other]
+    assert not (repo / ".git" / "MERGE_HEAD").exists()
+    assert not (repo / ".git" / "MERGE_MSG").exists()
+    assert status(repo) == []
+    # git agrees nothing is left to conclude
+    assert "merge" not in git(repo, "status").lower()
+
+
+def test_reset_hard_forgets_an_interrupted_merge_like_git(tmp_path: Path) -> None:
+    ours = make_git_workspace(tmp_path / "ours", {"a.txt": "base\n"})
+    _conflicted_merge(ours)
+    theirs = twin(ours, tmp_path / "theirs")
+    head = git(ours, "rev-parse", "HEAD").strip()
+    GitWorkspace(ours).reset_hard(head)
+    git(theirs, "reset", "-q", "--hard", head)
+    for name in ("MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "AUTO_MERGE"):
+        assert (ours / ".git" / name).exists() == (theirs / ".git" / name).exists(), name
+    assert not (ours / ".git" / "MERGE_HEAD").exists()
+    assert status(ours) == status(theirs) == []

@@ -17,7 +17,8 @@ One call of ``diagnose`` takes one step of a phase that is ``diagnosing``:
 - ``rollback_run``: the run's work is kept on ``autopack/rolled-back-{run}``,
   the workspace is reset to the pre-run branch, and the run ends rolled back.
 - ``mark_fatal``: the phase and the run end.
-- ``execute_fix``: refused as not enabled in this version (``FixRefused``).
+- ``execute_fix``: the Doctor's fix commands run (``executor/fixes.py``), when the
+  config enables it; refused or failed, its fallback follows.
 
 A refused action falls back to ``retry_with_fix`` with the Doctor's hint. The
 same error signature seen again in a phase is sent to the Doctor as a
@@ -41,9 +42,6 @@ from autopack_core.executor import recovery
 
 if TYPE_CHECKING:
     from autopack_core.executor.loop import Executor
-
-EXECUTE_FIX_REFUSAL = "execute_fix is not enabled in this version of Autopack"
-
 
 def _recurring(x: Executor, pid: str) -> int:
     c = x.cursor.phase(pid)
@@ -137,6 +135,14 @@ async def diagnose(x: Executor, pid: str) -> None:
     if err.category == recovery.PROVIDER_ERROR:
         x.fail_run(pid, f"the model provider failed: {err.message}")
         return
+    if x.view.phases[pid].execute_fixes:
+        from autopack_core.executor import fixes
+
+        fix = fixes.fallback_due(x, pid)
+        if fix is not None:  # an execute_fix did not cure it: its fallback, not the Doctor again
+            if not _budget_check_health_only(x, pid):
+                fixes.fallback(x, pid, fix)
+            return
     if _budget_check(x, pid):
         return
     view = x.view
@@ -274,16 +280,9 @@ async def act(x: Executor, pid: str) -> None:
     elif action == "replan":
         replan(x, pid, diag)
     elif action == "execute_fix":
-        refusal = ev.FixRefused(
-            phase_id=pid, fix_type=diag.fix_type, command=" && ".join(diag.fix_commands), reason=EXECUTE_FIX_REFUSAL
-        )
-        retry(
-            x,
-            pid,
-            diag,
-            refused=ev.ActionRefused(phase_id=pid, action="execute_fix", reason=EXECUTE_FIX_REFUSAL),
-            extra=(refusal,),
-        )
+        from autopack_core.executor import fixes
+
+        await fixes.begin(x, pid, diag)
     else:
         retry(x, pid, diag, refused=ev.ActionRefused(phase_id=pid, action=action, reason=f"unknown action {action!r}"))
 
@@ -356,10 +355,23 @@ def rollback(x: Executor, pid: str, reason: str) -> None:
     if head is not None and head != target and not kept:
         kept = name
         x.ws.create_branch(kept, head)
+    from autopack_core.errors import WorkspaceError
+    from autopack_core.executor import fixes
+
+    try:
+        rescued = fixes.save_uncommitted(x)  # uncommitted changes are never lost to the reset
+    except WorkspaceError as exc:
+        x.fail_run(pid, f"rollback not done, the workspace is left as it is: uncommitted changes cannot be saved: {exc}")
+        return
     x.ws.reset_hard(target)
     x.crash("rollback")
     x.record(
         ev.RollbackPerformed(
-            branch=pre, commit=target, reason=f"rolled back by the Doctor: {reason}", stashed_ref=kept, phase_id=pid
+            branch=pre,
+            commit=target,
+            reason=f"rolled back by the Doctor: {reason}",
+            stashed_ref=kept,
+            phase_id=pid,
+            rescue_branch=rescued,
         )
     )

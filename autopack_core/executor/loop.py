@@ -175,8 +175,10 @@ class Executor:
             await self.run_checks(pid)
         elif status == "diagnosing":
             await self.diagnose(pid)
-        else:  # "fixing": execute_fix is not enabled, so nothing leads here
-            self.record(ev.StepRetried(phase_id=pid, step="building"))
+        else:  # "fixing": the Doctor's execute_fix, one command per step
+            from autopack_core.executor import fixes
+
+            await fixes.step(self, pid)
 
     # -- helpers -------------------------------------------------------------
 

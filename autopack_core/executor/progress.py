@@ -83,6 +83,12 @@ def _fields(e: ev.Event) -> dict[str, Any]:
         out.update(action=e.action, reason=e.reason[:160])
     elif isinstance(e, ev.RunStarted):
         out.update(base=e.base_commit[:12], pre_run_branch=e.pre_run_branch)
+    elif isinstance(e, (ev.FixStarted, ev.FixExecuted, ev.FixRefused)):
+        out.update(fix_type=e.fix_type, stage=e.stage, command=e.command[:160])
+        if isinstance(e, ev.FixExecuted):
+            out.update(exit=e.exit_code, timed_out=e.timed_out, ms=round(e.duration_ms, 1))
+        elif isinstance(e, ev.FixRefused):
+            out.update(rule=e.rule, manual=e.requires_manual, reason=e.reason[:160])
     return out
 
 

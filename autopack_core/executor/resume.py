@@ -43,6 +43,11 @@ def reconcile(x: Executor) -> None:
     d = c.diagnosis if c is not None else None
     if d is not None and d.action is not None and d.action.action == "rollback_run":
         return  # the rollback is redone from its recorded intent
+    if pid is not None and view.phases[pid].execute_fixes:
+        from autopack_core.executor import fixes
+
+        if fixes.reconcile(x, pid):
+            return  # a fix under way: the log says which commands ran; their results stay
     head = x.ws.head()
     if head != target:
         found = None

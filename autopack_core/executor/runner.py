@@ -177,6 +177,7 @@ async def _drive_with(
             resumed=resumed,
             observer=progress.update,
         )
+        x.fix_types = {name: reg.obj for name, reg in plugins.registry("fix_types").items()}
         record = x.record
         caller.record = lambda evs: record(*evs)
         try:
