@@ -169,6 +169,11 @@ class GovernancePolicy:
       refused (hook directories that ``core.hooksPath`` commonly points at).
     - ``fuzz``: how many context lines a hunk may lose at each end when it
       does not match exactly (0 = as ``git apply`` by default).
+    - ``max_patch_bytes``: the largest patch (reply) read at all.
+    - ``max_binary_bytes``: what one binary patch's data may inflate to;
+      inflation stops at this size, so a zlib bomb never allocates more.
+    - ``max_total_bytes``: the total size of the files one patch writes
+      (copies and renames count in full).
     """
 
     protected_paths: tuple[str, ...] = (".git/", ".autopack/")
@@ -177,6 +182,9 @@ class GovernancePolicy:
     max_file_bytes: int = 16 * 1024 * 1024
     max_hunk_lines: int = 100_000
     fuzz: int = 0
+    max_patch_bytes: int = 32 * 1024 * 1024
+    max_binary_bytes: int = 32 * 1024 * 1024
+    max_total_bytes: int = 256 * 1024 * 1024
 
 
 # The ``governance:`` section is governed apply's policy itself: one set of

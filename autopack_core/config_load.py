@@ -273,6 +273,8 @@ def check_references(cfg: AutopackConfig) -> Iterator[Problem]:
     yield from _positive(("governance", "max_file_bytes"), g.max_file_bytes)
     yield from _positive(("governance", "max_hunk_lines"), g.max_hunk_lines)
     yield from _positive(("governance", "fuzz"), g.fuzz, allow_zero=True)
+    for key in ("max_patch_bytes", "max_binary_bytes", "max_total_bytes"):
+        yield from _positive(("governance", key), getattr(g, key))
     q = cfg.quotas
     yield from _positive(("quotas", "run", "max_tokens"), q.run.max_tokens)
     yield from _positive(("quotas", "run", "max_cost_usd"), q.run.max_cost_usd)

@@ -236,7 +236,8 @@ def test_check_reports_a_file_in_the_way_of_a_directory(tmp_path: Path) -> None:
 def test_proposed_event_lists_files_and_format() -> None:
     reply = "Plan:\n--- a/a.txt\n+++ b/b.txt\n@@ -1 +1 @@\n-a\n+b\nc.py\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n"
     ev = proposed_event("p1", reply)
-    assert ev == PatchProposed(phase_id="p1", text=reply, format="mixed", files=("a.txt", "b.txt", "c.py"))
+    # A plain diff whose names differ is one file, the new name (as git apply reads it).
+    assert ev == PatchProposed(phase_id="p1", text=reply, format="mixed", files=("b.txt", "c.py"))
 
 
 def test_search_replace_from_a_crlf_reply_keeps_lf_file(tmp_path: Path) -> None:

@@ -66,9 +66,10 @@ def test_context_mismatch_exits_1(ws: Path) -> None:
     assert (ws / "a.txt").read_text() == "one\nthree\n"
 
 
-def test_unparseable_reply_exits_1(ws: Path) -> None:
+def test_unparseable_reply_is_bad_input_exit_2(ws: Path) -> None:
+    # Issue 8: a reply that is no patch at all is bad input (2); a refused valid patch stays 1.
     r = run("patch", "check", "-", "-w", str(ws), stdin="Looks good to me!\n")
-    assert r.returncode == 1 and "no edits" in r.stderr
+    assert r.returncode == 2 and "no edits" in r.stderr
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@ imported when a command runs, so ``autopack --help`` stays fast.
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -14,7 +16,7 @@ from typing import Any, Callable
 import click
 
 from autopack_core.commands.options import config_option
-from autopack_core.errors import EXIT_FAILED, AutopackError
+from autopack_core.errors import EXIT_FAILED, AutopackError, PatchError, PatchParseError
 
 
 @click.group(name="patch")
@@ -63,22 +65,16 @@ def _run(
     *,
     dry_run: bool,
 ) -> None:
+    import attrs
+
     from autopack_core.config_load import default_config_path, load_config
     from autopack_core.patching import governed_apply, protect_config
+    from autopack_core.patching.escape import shown
+    from autopack_core.patching.governance import check_patch_size
 
     # The same policy a run in this workspace would use: its config's
     # governance section, with the command-line flags on top.
     base = load_config(config_path, workspace=workspace).governance
-
-    if str(patchfile) == "-":
-        data = click.get_binary_stream("stdin").read()
-    else:
-        try:
-            data = patchfile.read_bytes()
-        except OSError as exc:
-            raise AutopackError(f"{patchfile}: {exc.strerror}") from exc
-    import attrs
-
     policy = attrs.evolve(
         base,
         protected_paths=base.protected_paths + tuple(protect),
@@ -87,18 +83,62 @@ def _run(
     )
     # The config that governs this apply must not be rewritten by it.
     policy = protect_config(policy, config_path or default_config_path(workspace), workspace)
-    result = governed_apply(data, workspace, policy, dry_run=dry_run)
+    name = "-" if str(patchfile) == "-" else str(patchfile)
+    data = _read_capped(patchfile, policy.max_patch_bytes)
+    if data is None:
+        _refuse(check_patch_size(policy.max_patch_bytes + 1, policy, path=name))
+    try:
+        result = governed_apply(data, workspace, policy, dry_run=dry_run)
+    except PatchParseError as exc:
+        # Not a patch at all (empty, garbage, broken header): bad input.
+        raise AutopackError(shown(str(exc))) from None
+    except PatchError as exc:
+        raise PatchError(shown(str(exc))) from None
     if result.refusals:
-        for r in result.refusals:
-            click.echo(f"autopack: refused: {r.path}: {r.rule}: {r.message}", err=True)
-        click.echo(
-            f"autopack: patch refused ({len(result.refusals)} reason(s)); nothing was written", err=True
-        )
-        sys.exit(EXIT_FAILED)
+        _refuse(result.refusals)
     verb = "would change" if dry_run else "changed"
     click.echo(f"{verb} {len(result.files)} file(s)")
     for f in result.files:
-        click.echo(f"  {f}")
+        click.echo(f"  {shown(f)}")
+
+
+def _refuse(refusals: Any) -> None:
+    from autopack_core.patching.escape import shown
+
+    for r in refusals:
+        click.echo(f"autopack: refused: {shown(r.path)}: {r.rule}: {shown(r.message)}", err=True)
+    click.echo(f"autopack: patch refused ({len(refusals)} reason(s)); nothing was written", err=True)
+    sys.exit(EXIT_FAILED)
+
+
+def _read_capped(patchfile: Path, limit: int) -> bytes | None:
+    """The patch's bytes, or None when it holds more than ``limit``: never
+    more than ``limit`` + 1 bytes are read (stdin, ``/dev/zero``, a FIFO)."""
+    from autopack_core.patching.escape import shown
+
+    if str(patchfile) == "-":
+        return _read_stream(click.get_binary_stream("stdin"), limit)
+    try:
+        with open(patchfile, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if stat.S_ISREG(st.st_mode) and st.st_size > limit:
+                return None
+            return _read_stream(fh, limit)
+    except OSError as exc:
+        raise AutopackError(f"{shown(str(patchfile))}: {exc.strerror}") from None
+
+
+def _read_stream(fh: Any, limit: int) -> bytes | None:
+    # In chunks: read(limit + 1) would allocate the whole limit up front.
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = fh.read(min(1 << 20, limit + 1 - size))
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+    return None
 
 
 @patch_group.command()

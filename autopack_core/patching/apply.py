@@ -224,7 +224,11 @@ def _apply_binary(e: FileEdit, old: bytes) -> bytes:
     # Like git: without full object ids there is no way to know the binary
     # data was made for this file, so refuse to guess.
     name = e.path
-    if e.binary_payload is None or len(e.old_oid) != 40 or len(e.new_oid) != 40:
+    if e.binary_payload is None:
+        raise PatchApplyError(
+            f"{name}: a binary change without binary data ('Binary files ... differ') cannot be applied", path=name
+        )
+    if len(e.old_oid) != 40 or len(e.new_oid) != 40:
         raise PatchApplyError(
             f"{name}: cannot apply binary patch without binary data and a full index line", path=name
         )
@@ -256,15 +260,18 @@ def _lexical_refusals(edits: Sequence[FileEdit], policy: gov.GovernancePolicy) -
         for p in {p for p in (e.old_path, e.new_path) if p is not None}:
             add(gov.check_path(p, policy))
         if e.binary and not policy.allow_binary_patches:
+            without = "" if e.binary_payload else " (a binary change without data: 'Binary files ... differ')"
             add(
                 [
                     Refusal(
                         path=e.path,
                         rule=gov.BINARY_PATCH,
-                        message="binary patches are not allowed by the policy",
+                        message=f"binary patches are not allowed by the policy{without}",
                     )
                 ]
             )
+        if e.binary_payload is not None and e.binary_payload[0] == "too-large":
+            add([Refusal(path=e.path, rule=gov.BINARY_TOO_LARGE, message=e.binary_payload[1].decode())])
         if e.new_mode != e.old_mode:
             # An index line repeats an unchanged mode; only a change sets the bit.
             add(gov.check_exec(e.path, e.new_mode, policy))
@@ -334,6 +341,7 @@ def _plan_refusals(ws: _Workspace, policy: gov.GovernancePolicy) -> list[Refusal
             continue
         out += gov.check_size(path, len(entry.content), policy)
         if entry.mode == MODE_LINK:
+            out += gov.check_link_name(path)
             # Judged against the whole tree after the patch: links made
             # earlier or later in this reply, and links already on disk.
             out += gov.check_symlink_target(path, entry.content, policy, ws.link_after)
@@ -604,7 +612,10 @@ def governed_apply(
     With ``dry_run`` every check runs but nothing is written.
     """
     if isinstance(edits, (str, bytes)):
-        edits = parse_reply(edits)
+        too_large = gov.check_patch_size(len(edits), policy)
+        if too_large:
+            return ApplyResult(files=(), refusals=tuple(too_large), dry_run=dry_run)
+        edits = parse_reply(edits, max_binary_bytes=policy.max_binary_bytes)
     policy = protect_config(policy, None, workspace)
     try:
         root = Path(os.path.realpath(workspace))
@@ -629,9 +640,18 @@ def governed_apply(
         if refusals:
             return refused(refusals)
         ws = _Workspace(fs)
+        sizes: dict[str, int] = {}
+        total = 0
         for e in edits:
             try:
                 _apply_edit(ws, e, policy)
+                # Bounded work: stop as soon as what the patch would write
+                # passes max_total_bytes, before computing (and holding) more.
+                written = ws.planned[e.path].content
+                total += len(written or b"") - sizes.get(e.path, 0)
+                sizes[e.path] = len(written or b"")
+                if total > policy.max_total_bytes:
+                    return refused(gov.check_total(total, policy, path=e.path))
             except IsADirectoryError as exc:
                 raise PatchApplyError(f"{e.path}: is a directory", path=e.path) from exc
             except LinkInPath as exc:

@@ -19,7 +19,8 @@ import zlib
 import attrs
 
 from autopack_core.errors import PatchParseError
-from autopack_core.patching.binary import decode_lines
+from autopack_core.patching.binary import DEFAULT_MAX_INFLATE, TooLarge, decode_lines
+from autopack_core.patching.escape import shown
 
 MODE_FILE = 0o100644
 MODE_EXEC = 0o100755
@@ -32,6 +33,10 @@ _DIVIDER_RE = re.compile(rb"^={5,9}\s*$")
 _REPLACE_RE = re.compile(rb"^>{5,9} ?REPLACE\s*$")
 _FENCE_RE = re.compile(rb"^\s*(```|~~~)")
 _INDEX_RE = re.compile(rb"^index [0-9a-fA-F]+\.\.[0-9a-fA-F]+(?: (\d+))?\s*$")
+_BINARY_FILES_RE = re.compile(rb"^Binary files (.+) and (.+) differ\s*$")
+# Line numbers and counts beyond this are absurd (no file has 10^15 lines);
+# refusing them early also keeps int() away from huge digit strings.
+_MAX_DIGITS = 15
 
 
 @attrs.frozen
@@ -178,6 +183,27 @@ def _header_name(raw: bytes, *, git: bool) -> str | None:
     return _text(name)
 
 
+def _same_name_split(rest: bytes) -> tuple[bytes, bytes] | None:
+    """Split unquoted ``a/X b/X`` where both halves name the same file after
+    their first component, in one pass (as git's ``git_header_name``): for
+    each space the only candidate is fixed by lengths, so at most one
+    comparison is made however many spaces the line holds."""
+    f = rest.find(b"/")
+    if f < 0:
+        return None
+    name = rest[f + 1 :]
+    slash = -1
+    for m in re.finditer(rb"[ \t]", name):
+        k = m.start()
+        if slash <= k:
+            slash = name.find(b"/", k + 1)
+            if slash < 0:
+                return None
+        if k and len(name) - slash - 1 == k and name[slash + 1 :] == name[:k]:
+            return rest[: f + 1 + k], name[k + 1 :]
+    return None
+
+
 def _git_header_names(rest: bytes) -> tuple[str, str] | None:
     """Names from ``diff --git a/X b/Y`` when no other line states them."""
     rest = _eol_strip(rest)
@@ -187,18 +213,18 @@ def _git_header_names(rest: bytes) -> tuple[str, str] | None:
             tail = tail.lstrip(b" ")
             b = _unquote(tail)[0] if tail.startswith(b'"') else tail
         else:
-            a = b = b""
-            # Unquoted names may hold spaces: the split is where both halves
-            # name the same file after stripping their prefixes.
-            for m in re.finditer(rb" ", rest):
-                left, right = rest[: m.start()], rest[m.end() :]
-                if right.startswith(b'"'):
-                    left, right = left, _unquote(right)[0]
-                if _strip_component(left) == _strip_component(right) and _strip_component(left):
-                    a, b = left, right
-                    break
-            if not a:
-                return None
+            q = rest.find(b'"')
+            if q > 0 and rest[q - 1 : q] in (b" ", b"\t"):
+                # An unquoted first name and a quoted second one: the quote
+                # starts the second (an unquoted name cannot hold one).
+                a, b = rest[: q - 1], _unquote(rest[q:])[0]
+                if _strip_component(a) != _strip_component(b):
+                    return None
+            else:
+                split = _same_name_split(rest)
+                if split is None:
+                    return None
+                a, b = split
     except ValueError:
         return None
     sa, sb = _strip_component(a), _strip_component(b)
@@ -208,7 +234,8 @@ def _git_header_names(rest: bytes) -> tuple[str, str] | None:
 
 
 class _Reader:
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, max_binary_bytes: int = DEFAULT_MAX_INFLATE) -> None:
+        self.max_binary_bytes = max_binary_bytes
         self.lines = split_lines(data)
         self.i = 0
         self.block_count = 0
@@ -230,7 +257,16 @@ def _parse_hunks(r: _Reader, path: str) -> list[Hunk]:
         m = _HUNK_RE.match(line)
         if not m:
             raise PatchParseError(
-                f"{path}: hunk {index} (line {line_no}): broken hunk header {_text(_eol_strip(line))!r}",
+                f"{shown(path)}: hunk {index} (line {line_no}): broken hunk header "
+                f"{shown(repr(_text(_eol_strip(line)[:200])))}",
+                kind="bad-hunk-header",
+                path=path,
+                hunk=index,
+                line=line_no,
+            )
+        if any(g is not None and len(g) > _MAX_DIGITS for g in m.groups()):
+            raise PatchParseError(
+                f"{shown(path)}: hunk {index} (line {line_no}): absurd line number or count in hunk header",
                 kind="bad-hunk-header",
                 path=path,
                 hunk=index,
@@ -268,7 +304,7 @@ def _parse_hunks(r: _Reader, path: str) -> list[Hunk]:
             else:
                 where = f"line {i + 1}" if i < n else "end of reply"
                 raise PatchParseError(
-                    f"{path}: hunk {index} (line {line_no}): header says -{old_count} +{new_count} lines "
+                    f"{shown(path)}: hunk {index} (line {line_no}): header says -{old_count} +{new_count} lines "
                     f"but the hunk ends at {where} with {old_left} old and {new_left} new line(s) missing",
                     kind="hunk-count-mismatch",
                     path=path,
@@ -277,7 +313,8 @@ def _parse_hunks(r: _Reader, path: str) -> list[Hunk]:
                 )
             if old_left < 0 or new_left < 0:
                 raise PatchParseError(
-                    f"{path}: hunk {index} (line {line_no}): more lines than the header's -{old_count} +{new_count}",
+                    f"{shown(path)}: hunk {index} (line {line_no}): more lines than the header's "
+                    f"-{old_count} +{new_count}",
                     kind="hunk-count-mismatch",
                     path=path,
                     hunk=index,
@@ -432,6 +469,8 @@ def _read_binary_hunk(r: _Reader) -> tuple[str, bytes] | None:
     m = re.match(rb"^(literal|delta) (\d+)\s*$", head or b"")
     if not m:
         return None
+    if len(m.group(2)) > _MAX_DIGITS:
+        raise ValueError("absurd binary size")
     r.i += 1
     body: list[bytes] = []
     while r.peek() is not None and _eol_strip(r.peek()) != b"":  # type: ignore[arg-type]
@@ -439,7 +478,9 @@ def _read_binary_hunk(r: _Reader) -> tuple[str, bytes] | None:
         r.i += 1
     r.i += 1  # the blank line that ends the block
     try:
-        return _text(m.group(1)), decode_lines(body, int(m.group(2)))
+        return _text(m.group(1)), decode_lines(body, int(m.group(2)), r.max_binary_bytes)
+    except TooLarge as exc:
+        return "too-large", str(exc).encode()
     except (ValueError, zlib.error) as exc:
         # Reported when applying, so a policy refusal of binary patches
         # still comes first.
@@ -455,8 +496,30 @@ def _parse_plain_section(r: _Reader) -> FileEdit:
         raise PatchParseError(
             f"line {start + 1}: both file names are /dev/null", kind="bad-header", line=start + 1
         )
+    if old_path is not None and new_path is not None and old_path != new_path:
+        # Like git (find_name_traditional): differing names in a plain diff
+        # are one file, not a rename; the new name, unless the old one is a
+        # shorter prefix of it ("x.c" vs "x.c.orig" style backups).
+        name = old_path if len(old_path) < len(new_path) and new_path.startswith(old_path) else new_path
+        old_path = new_path = name
     hunks = _parse_hunks(r, new_path or old_path or "")
     return FileEdit(old_path=old_path, new_path=new_path, hunks=tuple(hunks), line_no=start + 1)
+
+
+def _binary_files_names(line: bytes) -> tuple[str | None, str | None] | None:
+    """Names from diff's ``Binary files X and Y differ`` (no data follows)."""
+    s = _eol_strip(line).rstrip()
+    head, tail = b"Binary files ", b" differ"
+    if not s.startswith(head) or not s.endswith(tail) or len(s) < len(head) + len(tail) + 7:
+        return None
+    mid = s[len(head) : -len(tail)]
+    # Names may hold " and ": prefer the split into two names of one length
+    # (a/X and b/X), else the first.
+    half = (len(mid) - 5) // 2
+    k = half if mid[half : half + 5] == b" and " else mid.find(b" and ")
+    if k <= 0:
+        return None
+    return _header_name(mid[:k], git=False), _header_name(mid[k + 5 :], git=False)
 
 
 def _clean_path_line(line: bytes) -> str:
@@ -503,7 +566,7 @@ def _parse_block(r: _Reader) -> tuple[str, Block]:
         if line is None:
             missing = "=======" if target is search else ">>>>>>> REPLACE"
             raise PatchParseError(
-                f"{path}: search/replace block {index} (line {line_no}): missing {missing}",
+                f"{shown(path)}: search/replace block {index} (line {line_no}): missing {missing}",
                 kind="unterminated-block",
                 path=path,
                 hunk=index,
@@ -521,41 +584,61 @@ def _parse_block(r: _Reader) -> tuple[str, Block]:
     return path, Block(index=index, search=b"".join(search), replace=b"".join(replace), line_no=line_no)
 
 
-def parse_reply(reply: str | bytes) -> list[FileEdit]:
+def parse_reply(reply: str | bytes, *, max_binary_bytes: int = DEFAULT_MAX_INFLATE) -> list[FileEdit]:
     """Every file edit in a Builder reply, in reply order.
 
     Consecutive search/replace blocks for the same file become one edit.
     Raises ``PatchParseError`` (classified by ``kind``) when there is no edit,
     or when a hunk header is broken or its counts do not match its lines.
+    Binary data is inflated up to ``max_binary_bytes``; larger data is kept
+    as a ``("too-large", message)`` payload for governance to refuse.
     """
     data = reply.encode("utf-8", "surrogateescape") if isinstance(reply, str) else bytes(reply)
-    r = _Reader(data)
+    r = _Reader(data, max_binary_bytes)
     edits: list[FileEdit] = []
+    # Blocks of the edit at the end of ``edits``, gathered in a list and
+    # frozen once: growing a tuple per block would be quadratic.
+    blocks: list[Block] = []
+
+    def flush() -> None:
+        if blocks:
+            edits[-1] = attrs.evolve(edits[-1], blocks=tuple(blocks))
+            blocks.clear()
+
     while r.i < len(r.lines):
         line = r.lines[r.i]
+        if line.startswith(b"Binary files ") and (names := _binary_files_names(line)) is not None:
+            flush()
+            old, new = names
+            if old is not None or new is not None:
+                edits.append(FileEdit(old_path=old, new_path=new, binary=True, line_no=r.i + 1))
+            r.i += 1
+            continue
         if line.startswith(b"diff --git "):
+            flush()
             edits.append(_parse_git_section(r))
         elif (
             line.startswith(b"--- ")
             and (r.peek(1) or b"").startswith(b"+++ ")
             and (r.peek(2) or b"").startswith(b"@@")
         ):
+            flush()
             edits.append(_parse_plain_section(r))
         elif _HUNK_RE.match(line):
             raise PatchParseError(
-                f"line {r.i + 1}: hunk without a file header ({_text(_eol_strip(line))!r})",
+                f"line {r.i + 1}: hunk without a file header ({shown(repr(_text(_eol_strip(line)[:200])))})",
                 kind="bad-header",
                 line=r.i + 1,
             )
         elif _SEARCH_RE.match(_eol_strip(line)):
             path, block = _parse_block(r)
-            prev = edits[-1] if edits else None
-            if prev is not None and prev.blocks and prev.new_path == path:
-                edits[-1] = attrs.evolve(prev, blocks=prev.blocks + (block,))
-            else:
+            if not (blocks and edits[-1].new_path == path):
+                flush()
                 edits.append(FileEdit(old_path=path, new_path=path, blocks=(block,), line_no=block.line_no))
+            blocks.append(block)
         else:
             r.i += 1
+    flush()
     if not edits:
         raise PatchParseError(
             "the reply holds no edits: expected a unified diff or search/replace blocks",
@@ -570,7 +653,7 @@ def parse_reply(reply: str | bytes) -> list[FileEdit]:
             and not (e.is_new or e.is_delete or e.is_rename or e.is_copy)
         ):
             raise PatchParseError(
-                f"{e.path}: line {e.line_no}: file header without hunks or changes",
+                f"{shown(e.path)}: line {e.line_no}: file header without hunks or changes",
                 kind="bad-header",
                 path=e.path,
                 line=e.line_no,
