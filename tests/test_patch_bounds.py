@@ -20,7 +20,7 @@ from patch_support import git_apply, snapshot
 from autopack_core.errors import PatchApplyError, PatchParseError
 from autopack_core.patching import GovernancePolicy, governed_apply, parse_reply
 from autopack_core.patching.binary import TooLarge, apply_delta, blob_id, decode_lines
-from autopack_core.patching.hunks import apply_hunks
+from autopack_core.patching.hunks import MAX_BLOCK_WORK_BYTES, apply_blocks, apply_hunks
 from autopack_core.patching.parse import split_lines
 
 AUTOPACK = str(Path(sys.executable).with_name("autopack"))
@@ -274,6 +274,23 @@ def test_many_search_replace_blocks_for_one_file_are_one_edit_in_order() -> None
     (e,) = parse_reply(reply)
     assert len(e.blocks) == n
     assert [b.index for b in e.blocks[:3]] == [1, 2, 3] and e.blocks[-1].search == f"l{n - 1}\n".encode()
+
+
+def test_search_replace_work_is_bounded_before_any_is_done() -> None:
+    # 100k blocks on a 1 MiB file would scan and copy ~100 GiB one block at a time.
+    content = b"".join(b"l%d\n" % i for i in range(120_000))
+    assert len(content) > 2**20 // 2
+    reply = "f.txt\n" + "".join(f"<<<<<<< SEARCH\nl{i}\n=======\nL{i}\n>>>>>>> REPLACE\n" for i in range(100_000))
+    (e,) = parse_reply(reply)
+    with pytest.raises(PatchApplyError, match="more work than allowed"):
+        apply_blocks(content, e.blocks, path="f.txt")
+    # Just under the bound, the same kind of reply applies, every block in order.
+    n = 200
+    small = b"".join(b"l%d\n" % i for i in range(n))
+    assert n * (len(small) + 2 * n) < MAX_BLOCK_WORK_BYTES
+    reply = "f.txt\n" + "".join(f"<<<<<<< SEARCH\nl{i}\n=======\nL{i}\n>>>>>>> REPLACE\n" for i in range(n))
+    (e,) = parse_reply(reply)
+    assert apply_blocks(small, e.blocks, path="f.txt") == b"".join(b"L%d\n" % i for i in range(n))
 
 
 # --- hunk placement -------------------------------------------------------------------

@@ -265,9 +265,22 @@ def _find_all(content: bytes, needle: bytes, limit: int = 2) -> list[int]:
     return out
 
 
+# Each search/replace block scans and rebuilds the whole file, so a reply's work
+# is about blocks x file size. Real replies stay far below this (50 blocks on a
+# 1 MiB file are 50 MiB); a hostile one is refused before any work is done.
+MAX_BLOCK_WORK_BYTES = 256 * 1024 * 1024
+
+
 def apply_blocks(content: bytes | None, blocks: Sequence[Block], *, path: str) -> bytes:
     """Apply search/replace blocks in order. ``content`` None means the file
     does not exist: only an empty SEARCH (create the file) is then allowed."""
+    largest = len(content or b"") + sum(len(b.replace) for b in blocks)
+    if len(blocks) > 1 and len(blocks) * largest > MAX_BLOCK_WORK_BYTES:
+        raise PatchApplyError(
+            f"{shown(path)}: {len(blocks)} search/replace blocks on a file of up to {largest} bytes is more work "
+            f"than allowed ({MAX_BLOCK_WORK_BYTES // (1024 * 1024)} MiB scanned); use fewer, larger blocks or a diff",
+            path=path,
+        )
     for b in blocks:
         where = f"{shown(path)}: search/replace block {b.index} (line {b.line_no})"
         if not b.search.strip():
