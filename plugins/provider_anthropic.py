@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from autopack_core.errors import MalformedReply
 from autopack_core.hookspecs import hookimpl
-from autopack_core.providers import ModelReply, ModelRequest, ProviderContext, dig, usage_int
 
 if TYPE_CHECKING:
+    from autopack_core.providers import ModelReply, ModelRequest, ProviderContext
     from autopack_core.config import ProviderConfig
 
 
@@ -43,6 +43,9 @@ class AnthropicProvider:
         return body
 
     async def complete(self, request: ModelRequest) -> ModelReply:
+        # Imported here: every autopack start loads this plugin, few calls a model.
+        from autopack_core.providers import ModelReply, dig, usage_int
+
         data = await self.http.post_json(self.url, self.body(request), headers=self.headers, who=self.who)
         blocks = dig(data, "content", expect=list, where=self.who)
         texts = []

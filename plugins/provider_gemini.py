@@ -14,9 +14,9 @@ from urllib.parse import quote
 
 from autopack_core.errors import MalformedReply
 from autopack_core.hookspecs import hookimpl
-from autopack_core.providers import ModelReply, ModelRequest, ProviderContext, dig, usage_int
 
 if TYPE_CHECKING:
+    from autopack_core.providers import ModelReply, ModelRequest, ProviderContext
     from autopack_core.config import ProviderConfig
 
 
@@ -44,6 +44,9 @@ class GeminiProvider:
         return body
 
     async def complete(self, request: ModelRequest) -> ModelReply:
+        # Imported here: every autopack start loads this plugin, few calls a model.
+        from autopack_core.providers import ModelReply, dig, usage_int
+
         data = await self.http.post_json(self.url(request), self.body(request), headers=self.headers, who=self.who)
         candidate = dig(data, "candidates", 0, expect=dict, where=self.who)
         parts = dig(data, "candidates", 0, "content", "parts", expect=list, where=self.who)

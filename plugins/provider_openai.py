@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable
 
 from autopack_core.hookspecs import hookimpl
-from autopack_core.providers import ModelReply, ModelRequest, ProviderContext, dig, usage_int
 
 if TYPE_CHECKING:
+    from autopack_core.providers import ModelReply, ModelRequest, ProviderContext
     from autopack_core.config import ProviderConfig
 
 
@@ -34,6 +34,9 @@ class OpenAIProvider:
         return body
 
     async def complete(self, request: ModelRequest) -> ModelReply:
+        # Imported here: every autopack start loads this plugin, few calls a model.
+        from autopack_core.providers import ModelReply, dig, usage_int
+
         data = await self.http.post_json(self.url, self.body(request), headers=self.headers, who=self.who)
         choice = dig(data, "choices", 0, expect=dict, where=self.who)
         # content is null when a model answers only with tool calls; we asked for text.

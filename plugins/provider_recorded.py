@@ -24,10 +24,10 @@ import autopack_core
 
 from autopack_core.errors import ConfigError, NoRecordedAnswer
 from autopack_core.hookspecs import hookimpl
-from autopack_core.providers import ModelReply, ModelRequest, ProviderContext
 
 if TYPE_CHECKING:
     from autopack_core.config import ProviderConfig
+    from autopack_core.providers import ModelReply, ModelRequest, ProviderContext
 
 # Not imported from autopack_core.config: plugins load on every CLI start.
 BUILTIN_CASSETTE = Path(autopack_core.__file__).parent / "defaults" / "cassette.yaml"
@@ -182,6 +182,8 @@ class RecordedProvider:
         for a in self.answers:
             if not a.used and a.matches(request):
                 a.used = not a.repeat
+                from autopack_core.providers import ModelReply
+
                 return ModelReply(text=a.text, input_tokens=a.input_tokens, output_tokens=a.output_tokens)
         left = sum(1 for a in self.answers if not a.used)
         raise NoRecordedAnswer(
