@@ -223,15 +223,25 @@ class ModelCaller:
         started = time.perf_counter()
         try:
             provider = self.provider(pname)
-            retrying = AsyncRetrying(stop=self._stop, wait=self._wait, retry=self._retry, reraise=True)
-            async for attempt in retrying:
-                with attempt:
-                    attempts += 1
-                    try:
-                        reply = await provider.complete(request)
-                    except ProviderHTTPError as exc:
-                        self._check_retry_after(exc, pname)
-                        raise
+            attempts = 1
+            failed: ProviderError | None = None
+            try:
+                reply = await self._complete_once(provider, request, pname)
+            except ProviderError as exc:
+                if not _retryable(exc):
+                    raise
+                failed = exc
+            if failed is not None:
+                # Most calls succeed at once, so tenacity is set up only after a failure. The failed
+                # first attempt is replayed into it: its stop rule and wait see every attempt made.
+                retrying = AsyncRetrying(stop=self._stop, wait=self._wait, retry=self._retry, reraise=True)
+                async for attempt in retrying:
+                    with attempt:
+                        if failed is not None:
+                            replayed, failed = failed, None
+                            raise replayed
+                        attempts += 1
+                        reply = await self._complete_once(provider, request, pname)
         except (ProviderError, ConfigError) as exc:
             # ConfigError: a provider refused its settings (e.g. a bad cassette).
             latency = (time.perf_counter() - started) * 1000
@@ -283,6 +293,13 @@ class ModelCaller:
             attempts=attempts,
             finish_reason=reply.finish_reason,
         )
+
+    async def _complete_once(self, provider: Provider, request: ModelRequest, pname: str) -> Any:
+        try:
+            return await provider.complete(request)
+        except ProviderHTTPError as exc:
+            self._check_retry_after(exc, pname)
+            raise
 
     def _check_retry_after(self, exc: ProviderHTTPError, provider: str) -> None:
         limit = self.config.retries.max_retry_after_seconds
