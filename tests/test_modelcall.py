@@ -130,3 +130,69 @@ def test_concurrent_calls_share_one_session(scripted_server, provider_kinds):
     results, session = asyncio.run(go())
     assert sorted(r.text for r in results) == sorted(f"r{i}" for i in range(20))
     assert session.closed
+
+
+def _fake_config(max_attempts: int):
+    return load_config_text(
+        "providers:\n  mine: {kind: fake}\nmodels:\n  m: {provider: mine, tier: cheap}\n"
+        f"retries: {{max_attempts: {max_attempts}, backoff_base_seconds: 0, jitter_seconds: 0}}\n"
+    )
+
+
+def _call_fake(fake_provider, max_attempts: int, waits: list | None = None):
+    events: list = []
+
+    async def go():
+        async with ModelCaller(_fake_config(max_attempts), {"fake": fake_provider.factory}, record=events.extend) as c:
+            if waits is not None:
+                real = c._wait
+
+                def recording(state):
+                    waits.append((state.attempt_number, state.outcome.exception()))
+                    return real(state)
+
+                c._wait = recording
+            try:
+                return await c.call("m", "hello")
+            except ProviderError as exc:
+                return exc
+
+    return asyncio.run(go()), events
+
+
+@pytest.mark.parametrize("max_attempts", [1, 2, 4])
+def test_transient_failures_use_every_attempt_and_no_more(fake_provider, max_attempts):
+    """The first attempt runs outside tenacity; the retries after it still count it."""
+    errors = [ProviderError(f"flaky {i}", transient=True) for i in range(max_attempts + 2)]
+    for e in errors:
+        fake_provider.enqueue(e)
+    waits: list = []
+    exc, events = _call_fake(fake_provider, max_attempts, waits)
+    assert exc is errors[max_attempts - 1]
+    assert len(fake_provider.history) == max_attempts
+    failed = events[-1]
+    assert isinstance(failed, ev.ModelCallFailed) and failed.attempts == max_attempts
+    assert ("gave up after" in failed.message) == (max_attempts > 1)
+    # tenacity asks the wait after each failed attempt (the last too) with that attempt's number and error.
+    assert waits == [(i + 1, errors[i]) for i in range(max_attempts)]
+
+
+def test_a_permanent_error_after_a_transient_one_ends_the_call(fake_provider):
+    permanent = ProviderHTTPError("bad request", status=400)
+    fake_provider.enqueue(ProviderError("flaky", transient=True)).enqueue(permanent).enqueue("never")
+    exc, events = _call_fake(fake_provider, 4)
+    assert exc is permanent and len(fake_provider.history) == 2
+    assert events[-1].attempts == 2 and events[-1].category == "client_error"
+
+
+def test_a_permanent_first_error_is_not_retried(fake_provider):
+    fake_provider.enqueue(ProviderHTTPError("no key", status=401)).enqueue("never")
+    exc, events = _call_fake(fake_provider, 4)
+    assert isinstance(exc, ProviderHTTPError) and len(fake_provider.history) == 1
+    assert events[-1].attempts == 1 and events[-1].category == "auth"
+
+
+def test_an_answer_at_once_is_one_attempt(fake_provider):
+    fake_provider.enqueue("hi", input_tokens=2, output_tokens=1)
+    result, events = _call_fake(fake_provider, 4)
+    assert result.text == "hi" and result.attempts == 1 and events[-1].attempts == 1
