@@ -29,6 +29,7 @@ Design choices, in one place:
 
 from __future__ import annotations
 
+import bisect
 import errno
 import hashlib
 import io
@@ -126,6 +127,9 @@ class GitWorkspace:
         self._index_cache: tuple[tuple[int, int, int], IndexMap] | None = None
         self._tree_cache: dict[frozenset, Tree] = {}
         self._stored: set[bytes] = set()  # objects known to be in the store (written or checked)
+        # tracked_paths of one index (the very dict _read_index returns, so a changed index is a miss):
+        # each path as bytes and as shown, both in git's order; a checkpoint carries it forward.
+        self._tracked: tuple[IndexMap, list[bytes], list[str]] | None = None
 
     def close(self) -> None:
         """Release the repository's open pack files."""
@@ -425,7 +429,34 @@ class GitWorkspace:
 
     def tracked_paths(self) -> list[str]:
         index, _ = self._read_index()
-        return [_show(p) for p in sorted(index) if not self._is_state(p)]
+        memo = self._tracked
+        if memo is None or memo[0] is not index:
+            raw = [p for p in sorted(index) if not self._is_state(p)]
+            memo = self._tracked = (index, raw, [_show(p) for p in raw])
+        return list(memo[2])
+
+    def _carry_tracked(self, before: IndexMap, scan: _Scan) -> None:
+        """After a checkpoint wrote ``scan.entries`` over ``before``: the tracked paths, by their change.
+
+        The new index holds ``before``'s paths less the deleted plus the untracked (never
+        state paths), so the listing is updated in place of sorting the whole index again.
+        """
+        memo = self._tracked
+        cache = self._index_cache
+        if memo is None or memo[0] is not before or cache is None:
+            self._tracked = None
+            return
+        raw, shown = list(memo[1]), list(memo[2])
+        for p in scan.deleted:
+            i = bisect.bisect_left(raw, p)
+            if i < len(raw) and raw[i] == p:
+                del raw[i], shown[i]
+        for p in scan.untracked:
+            i = bisect.bisect_left(raw, p)
+            if i == len(raw) or raw[i] != p:
+                raw.insert(i, p)
+                shown.insert(i, _show(p))
+        self._tracked = (cache[1], raw, shown)
 
     def dirty(self) -> list[str]:
         """Every path ``git status`` would show: staged, modified, deleted, untracked (not ignored)."""
@@ -542,6 +573,7 @@ class GitWorkspace:
         # The index first: if we stop between the two writes, the worktree and
         # index hold the change and the next checkpoint commits it again.
         self._write_index(scan.entries)
+        self._carry_tracked(index, scan)
         self._move_head(head_sha, commit.id, b"commit (autopack): " + commit.message.split(b"\n", 1)[0])
         self._clear_operation_state()
         return commit.id.decode("ascii")

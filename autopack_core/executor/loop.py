@@ -91,9 +91,9 @@ class Executor:
         # The touched files' contents before the current patch (by PatchProposed text), so the
         # Auditor's diff needs no scan of the whole worktree; after a resume it is recomputed.
         self._before: tuple[str, dict[str, bytes | None]] | None = None
-        # The repository map at the last checkpoint, kept up to date from the files each
-        # checkpointed patch touched instead of listing the index for every Builder prompt.
-        self._map: tuple[str, set[str]] | None = None
+        # The repository map (tracked paths) at the last checkpoint: listed once per checkpoint. The
+        # workspace carries its listing across its own checkpoints, so that listing is cheap too.
+        self._map: tuple[str, tuple[str, ...]] | None = None
         self._last_active: str | None = None
         self.started = time.perf_counter()
 
@@ -226,20 +226,8 @@ class Executor:
     def repo_map(self) -> tuple[str, ...]:
         at = self.cursor.checkpoint
         if self._map is None or self._map[0] != at:
-            self._map = (at, set(self.ws.tracked_paths()))
-        return tuple(sorted(self._map[1]))
-
-    def _advance_map(self, pid: str, commit: str) -> None:
-        applied = self.cursor.phase(pid).applied
-        if self._map is None or applied is None or self._map[0] != self.cursor.checkpoint:
-            return
-        paths = self._map[1]
-        for f in applied.files:
-            if (self.root / f).exists():
-                paths.add(f)
-            else:
-                paths.discard(f)
-        self._map = (commit, paths)
+            self._map = (at, tuple(sorted(self.ws.tracked_paths())))
+        return self._map[1]
 
     def hints(self) -> tuple[str, ...]:
         return tuple(h for _cat, h, _pid in self.view.hints)
@@ -541,9 +529,6 @@ class Executor:
                 },
             )
             self.crash("checkpoint")
-        if found is None:
-            # Files a check wrote outside the patch join the map at the next full listing (resume).
-            self._advance_map(pid, commit)
         events.append(
             ev.CheckpointCreated(commit=commit, label=f"phase {pid}", phase_id=pid, branch=self.cursor.branch)
         )
