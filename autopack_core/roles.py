@@ -30,6 +30,7 @@ template lacks it). If even that does not fit, ``ContextTooSmall``.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -243,7 +244,8 @@ _LEFT_OUT = "(left out to fit the context)"
 
 def _lines(items: tuple[str, ...] | list[str], bullet: str = "- ", *, had: int = 0) -> str:
     if items:
-        return "\n".join(f"{bullet}{i}" for i in items)
+        # The repository map has no bullet and a thousand lines or more: join it as it is.
+        return "\n".join(items) if not bullet else "\n".join(f"{bullet}{i}" for i in items)
     return _LEFT_OUT if had else _NONE
 
 
@@ -531,14 +533,20 @@ class _Parts:
         }
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled(template: str) -> tuple[Template, Template, bool]:
+    """(system, user, whether ``$omitted`` is placed) of a template; a role's template is split once."""
+    system_t, user_t = (Template(t) for t in split_template(template))
+    return system_t, user_t, "omitted" in system_t.get_identifiers() + user_t.get_identifiers()
+
+
 def assemble_prompt(context: RoleContext, template: str, *, context_tokens: int) -> Prompt:
     """Fill ``template`` from ``context``, trimming to ``context_tokens`` (see the module doc).
 
     Raises ``ContextTooSmall`` when the prompt does not fit with every
     optional part left out.
     """
-    system_t, user_t = (Template(t) for t in split_template(template))
-    has_omitted = "omitted" in system_t.get_identifiers() + user_t.get_identifiers()
+    system_t, user_t, has_omitted = _compiled(template)
     budget = max(context_tokens, 0) * CHARS_PER_TOKEN
     parts = _Parts(context)
 
