@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import os
 from collections.abc import Iterator, Sequence
@@ -135,6 +136,22 @@ def _check_env() -> Iterator[None]:
                 os.environ[k] = v
 
 
+@contextlib.contextmanager
+def _setup_frozen() -> Iterator[None]:
+    """The objects made before the phase loop (modules, plugins, config, plan, the folded log) live
+    as long as the run: kept out of the cyclic collector's full passes while it runs, so that each
+    pass looks only at what the loop made (one full pass over them cost ~45 ms per 200 phases).
+    A process that froze objects itself keeps its own policy: nothing is frozen or unfrozen then."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 async def _drive(
     *,
     session: RunSession,
@@ -187,7 +204,8 @@ async def _drive_with(
                 if session.view.status in ("running", "aborted"):
                     record(ev.RunResumed(from_seq=session.view.seq, reason="continued from the log"))
                 reconcile(x)
-            status = await x.drive()
+            with _setup_frozen():
+                status = await x.drive()
         except asyncio.CancelledError:
             _abort(session, record, "interrupted (Ctrl-C); continue with autopack resume")
             progress.close(session.view)
