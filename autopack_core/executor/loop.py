@@ -47,6 +47,32 @@ FAILURE_TEXT_LIMIT = 6000
 SCOPE_FILE_LIMIT = 200_000
 
 
+_O_READ = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+_CHUNK = 1 << 16
+
+
+def read_bytes(path: str, limit: int | None = None) -> bytes:
+    """A file's bytes, or its first ``limit`` bytes, read through its descriptor.
+
+    Files are read several times a phase (scope, before and after the patch); a buffered
+    file object for each read cost more than the read itself.
+    """
+    fd = os.open(path, _O_READ)
+    try:
+        parts: list[bytes] = []
+        left = -1 if limit is None else limit
+        while left:
+            chunk = os.read(fd, _CHUNK if left < 0 else min(left, _CHUNK))
+            if not chunk:
+                break
+            parts.append(chunk)
+            if left > 0:
+                left -= len(chunk)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
 def check_label(check: CheckSpec) -> str:
     """The name a check's results are recorded under (commands are told apart by what they run)."""
     run = dict(check.options).get("run")
@@ -94,7 +120,14 @@ class Executor:
         # The repository map (tracked paths) at the last checkpoint: listed once per checkpoint. The
         # workspace carries its listing across its own checkpoints, so that listing is cheap too.
         self._map: tuple[str, tuple[str, ...]] | None = None
+        # The active phase without scanning the plan each step: a phase becomes active only by
+        # PhaseStarted, and every event of the run passes through ``record``, so after one scan
+        # (a resumed run may be mid-phase) the last phase started is the only candidate.
         self._last_active: str | None = None
+        self._scanned = False
+        # Phases before this position of the plan are not pending (none ever returns to pending);
+        # the position belongs to one phases table (a revised plan is a new table).
+        self._pending_from: tuple[dict, list[str], int] | None = None
         self.started = time.perf_counter()
 
     # -- recording -----------------------------------------------------------
@@ -103,6 +136,8 @@ class Executor:
         envs = self.session.record(*events)
         for env in envs:
             self.cursor.apply(env)
+            if type(env.event) is ev.PhaseStarted:
+                self._last_active = env.event.phase_id
         if self.observer is not None:
             self.observer(envs, self.session.view)
         return envs
@@ -124,7 +159,7 @@ class Executor:
                 continue
             pid = self._active_phase()
             if pid is None:
-                nxt = self.session.next_pending_phase()
+                nxt = self._next_pending()
                 if nxt is None:
                     self.record(ev.RunCompleted(summary=self.summary_line()))
                     break
@@ -135,14 +170,31 @@ class Executor:
         return self.view.status
 
     def _active_phase(self) -> str | None:
-        # One phase is active at a time: ask about the last one first instead of scanning the plan.
         last = self._last_active
         if last is not None:
             phase = self.view.phases.get(last)
             if phase is not None and phase.status in PHASE_ACTIVE:
                 return last
+        if self._scanned:
+            return None
+        self._scanned = True
         self._last_active = self.session.active_phase()
         return self._last_active
+
+    def _next_pending(self) -> str | None:
+        """``session.next_pending_phase()``, resuming the scan where the last one stopped."""
+        phases = self.view.phases
+        at = self._pending_from
+        if at is None or at[0] is not phases:
+            at = (phases, list(phases), 0)
+        ids = at[1]
+        for i in range(at[2], len(ids)):
+            p = phases.get(ids[i])
+            if p is not None and p.status == "pending":
+                self._pending_from = (phases, ids, i)
+                return ids[i]
+        self._pending_from = (phases, ids, len(ids))
+        return None
 
     def start(self) -> None:
         """Create the pre-run branch at the starting commit and record the start."""
@@ -214,9 +266,8 @@ class Executor:
 
         out = []
         for rel in spec.scope:
-            full = self.root / rel
             try:
-                data = full.read_bytes()[:SCOPE_FILE_LIMIT]
+                data = read_bytes(os.path.join(self._root_str, rel), SCOPE_FILE_LIMIT)
             except OSError:
                 out.append(FileExcerpt(path=rel, text="(this file does not exist yet)"))
                 continue
@@ -415,8 +466,7 @@ class Executor:
 
     def _read(self, rel: str) -> bytes | None:
         try:
-            with open(os.path.join(self._root_str, rel), "rb") as fh:
-                return fh.read()
+            return read_bytes(os.path.join(self._root_str, rel))
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
 
