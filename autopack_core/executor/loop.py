@@ -34,6 +34,7 @@ from autopack_core.executor.crashpoints import EffectCrash
 from autopack_core.machines import PHASE_ACTIVE, RUN_TERMINAL
 from autopack_core.modelcall import ModelCaller
 from autopack_core.plan import CheckSpec, PhaseSpec
+from autopack_core.roles import FileExcerpt, RoleContext, prompt_budget, template_for
 from autopack_core.router import Router
 from autopack_core.session import RunSession
 from autopack_core.store import Envelope
@@ -257,13 +258,9 @@ class Executor:
         self.record(ev.WorkspaceReconciled(action="reset", commit=target, detail=why, phase_id=pid))
 
     def context_tokens(self, model: str) -> int:
-        from autopack_core.roles import prompt_budget
-
         return prompt_budget(self.config, model)
 
     def scope_files(self, spec: PhaseSpec) -> tuple:
-        from autopack_core.roles import FileExcerpt
-
         out = []
         for rel in spec.scope:
             try:
@@ -310,8 +307,6 @@ class Executor:
             if route.escalation is not None and role_name not in c.escalated_roles:
                 self.record(route.escalation)
         role = self.role(role_name)
-        from autopack_core.roles import template_for
-
         prompt = role.build_prompt(
             context, context_tokens=self.context_tokens(model), template=template_for(self.config, role_name, role)
         )
@@ -374,8 +369,6 @@ class Executor:
             self.call_failed(pid, b.failed, "building")
             return
         self.ensure_at_checkpoint(pid, f"attempt {c.attempt} starts from the phase's checkpoint")
-        from autopack_core.roles import RoleContext
-
         spec = self.spec(pid)
         context = RoleContext(
             goal=self.view.goal,
@@ -450,8 +443,6 @@ class Executor:
         if a.failed is not None:
             self.call_failed(pid, a.failed, "auditing")
             return
-        from autopack_core.roles import RoleContext
-
         spec = self.spec(pid)
         context = RoleContext(
             goal=self.view.goal,
