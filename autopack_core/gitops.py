@@ -619,7 +619,9 @@ class GitWorkspace:
                 os.replace(lock, path)
             st = os.stat(path)
         except FileExistsError:
-            raise WorkspaceError(f"{self.path}: the git index is locked ({path}.lock exists: another git process?)")
+            raise WorkspaceError(
+                f"{self.path}: the git index is locked ({path}.lock exists: another git process?)"
+            ) from None
         except OSError as exc:
             raise WorkspaceError(f"{self.path}: cannot write the git index: {exc}") from None
         self._index_cache = ((st.st_mtime_ns, st.st_size, st.st_ino), dict(entries))

@@ -416,7 +416,7 @@ class _Parts:
         ):
             if len(shown) < len(full):
                 out.append(f"{label}: the {len(full) - len(shown)} oldest of {len(full)}")
-        for f, text in zip(ctx.files, self.files):
+        for f, text in zip(ctx.files, self.files, strict=False):
             if len(text) < len(f.text):
                 out.append(f"file {f.path}: {len(f.text) - len(text)} of {len(f.text)} characters (its end)")
         if len(self.failure) < len(ctx.previous_failure):
@@ -435,7 +435,7 @@ class _Parts:
         if not self.ctx.files:
             return _NONE
         blocks = []
-        for f, text in zip(self.ctx.files, self.files):
+        for f, text in zip(self.ctx.files, self.files, strict=False):
             fence = _fence(text)
             if not text and f.text:
                 blocks.append(f"### {f.path}\n(contents {_LEFT_OUT[1:]}")

@@ -82,7 +82,7 @@ def positional_builder(cls: type) -> Callable[..., Any]:
     """A function taking ``cls``'s fields positionally, in order (``cls`` itself if it is not plain)."""
     names = _plain(cls)
     if names is None:
-        return lambda *args: cls(**dict(zip([f.name for f in attrs.fields(cls)], args)))
+        return lambda *args: cls(**dict(zip([f.name for f in attrs.fields(cls)], args, strict=False)))
     env: dict[str, Any] = {"new": object.__new__, "cls": cls}
     args = ", ".join(f"a{i}" for i in range(len(names)))
     body = [f"def build({args}):", "    o = new(cls)"]

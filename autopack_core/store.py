@@ -298,7 +298,7 @@ class EventStore:
             seq = last_seq
             sha256 = _sha256
             envelope = _new_envelope
-            for event, payload in zip(events, payloads):
+            for event, payload in zip(events, payloads, strict=True):
                 seq += 1
                 tag = event.type
                 # chain_hash, inlined, over the payload's bytes as encoded

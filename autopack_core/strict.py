@@ -119,7 +119,7 @@ def _tuple_hook(converter: cattrs.Converter, t: Any) -> Any:
         try:
             if hooks is None:
                 return tuple([item(x, inner) for x in v])
-            return tuple([h(x, a) for h, x, a in zip(hooks, v, inners)])
+            return tuple([h(x, a) for h, x, a in zip(hooks, v, inners, strict=False)])
         except Exception:  # noqa: BLE001 - structured again below, item by item, to report every problem
             pass
         out, errors = [], []

@@ -33,7 +33,7 @@ from autopack_core.plugins import load_plugins
 from autopack_core.projections import fold_run
 from autopack_core.scenarios import run_events
 from autopack_core.session import RunSession
-from autopack_core.store import EventStore, RawRow
+from autopack_core.store import EventStore
 
 DURABLE_EVENTS = 20_000
 

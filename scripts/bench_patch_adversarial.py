@@ -69,7 +69,9 @@ def build(name: str, d: Path, scale: float) -> tuple[Path, Path]:
     ws = d / "ws"
     ws.mkdir()
     patch = d / "patch"
-    n = lambda k: max(1, int(k * scale))
+    def n(k: float) -> int:
+        return max(1, int(k * scale))
+
     if name == "dev_zero":
         return Path("/dev/zero"), ws
     if name in ("zlib_bomb", "zlib_bomb_small_stated"):

@@ -133,7 +133,7 @@ async def _bench(url: str, calls: int) -> dict[str, Any]:
             "bare_aiohttp": round(statistics.quantiles(bare_ms, n=10)[-1], 4),
         }
         out["overhead_ms_median"] = round(statistics.median(full_ms) - statistics.median(bare_ms), 4)
-        out["overhead_ms_median_paired"] = round(statistics.median(f - b for f, b in zip(full_ms, bare_ms)), 4)
+        out["overhead_ms_median_paired"] = round(statistics.median(f - b for f, b in zip(full_ms, bare_ms, strict=True)), 4)
         out["events_encoded"] = len(encoded)
     return out
 

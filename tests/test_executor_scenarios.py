@@ -304,7 +304,7 @@ def test_the_test_suite_runs_after_the_patch_and_its_failure_is_fed_back(
     types = o.types()
     applied = [i for i, t in enumerate(types) if t == "patch_applied"]
     checks = [i for i, t in enumerate(types) if t == "check_result"]
-    assert len(applied) == 2 and len(checks) == 2 and all(a < c for a, c in zip(applied, checks))
+    assert len(applied) == 2 and len(checks) == 2 and all(a < c for a, c in zip(applied, checks, strict=True))
     first, second = o.of("check_result")
     assert first.check == "pytest" and not first.passed and "assert 6 == 5" in first.output
     assert second.passed

@@ -287,8 +287,12 @@ _fragments = st.sampled_from(
 
 
 def _replies():
-    as_json = lambda s: s.map(json.dumps)
-    fenced = lambda s: s.map(lambda t: f"```json\n{t}\n```")
+    def as_json(s):
+        return s.map(json.dumps)
+
+    def fenced(s):
+        return s.map(lambda t: f"```json\n{t}\n```")
+
     return (
         st.text()
         | as_json(_json_values)

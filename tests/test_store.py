@@ -10,12 +10,11 @@ import sys
 import textwrap
 import time
 import tracemalloc
-from pathlib import Path
 
 import pytest
 
 from autopack_core import events as ev
-from autopack_core.errors import ConcurrencyError, ForeignDatabaseError, SchemaVersionError
+from autopack_core.errors import ConcurrencyError, EventDecodeError, ForeignDatabaseError, SchemaVersionError
 from autopack_core.integrity import verify_store
 from autopack_core.store import EventStore
 
@@ -77,7 +76,7 @@ def test_the_table_is_strict_and_not_null(store):
 
 def test_a_failed_append_writes_nothing(store):
     store.append("r", [ev.PhaseStarted(phase_id="a")], expected_seq=0)
-    with pytest.raises(Exception):
+    with pytest.raises(EventDecodeError):
         store.append("r", [ev.PhaseStarted(phase_id="b"), ev.RunResumed(from_seq=2**70)], expected_seq=1)
     assert [e.seq for e in store.iter_events("r")] == [1]
     store.append("r", [ev.PhaseStarted(phase_id="b")], expected_seq=1)
@@ -194,7 +193,7 @@ def test_an_error_in_a_batch_writes_none_of_it(store):
 def test_a_refused_append_inside_a_batch_leaves_no_half_rows(store):
     with store.batch():
         store.append("a", [ev.PhaseStarted(phase_id="x")], expected_seq=0)
-        with pytest.raises(Exception):
+        with pytest.raises(EventDecodeError):
             store.append("a", [ev.PhaseStarted(phase_id="y"), ev.RunResumed(from_seq=2**70)], expected_seq=1)
         with pytest.raises(ConcurrencyError):
             store.append("a", [ev.PhaseStarted(phase_id="y")], expected_seq=5)
