@@ -4,10 +4,28 @@ of the glob compiler, the link judges or the limits would change."""
 
 from __future__ import annotations
 
-from autopack_core.patching.governance import matches_any
+from autopack_core.patching import GovernancePolicy
+from autopack_core.patching.governance import check_patch_size, check_size, check_total, matches_any
 
 
 def test_spaces_are_dropped_from_a_short_name_extension() -> None:
     # NTFS drops spaces from both parts of the 8.3 alias: "credentials.j son" is CREDEN~1.JSO.
     assert matches_any("creden~1.jso", ["credentials.j son"]) == "credentials.j son"
     assert matches_any("creden~1.j s", ["credentials.j son"]) is None
+
+
+def test_limit_refusals_are_exact_at_the_boundary() -> None:
+    policy = GovernancePolicy(max_file_bytes=10, max_patch_bytes=20, max_total_bytes=30)
+    assert check_size("a", 10, policy) == [] and check_patch_size(20, policy) == [] and check_total(30, policy) == []
+    assert [(r.path, r.rule, r.message) for r in check_size("a", 11, policy)] == [
+        ("a", "file-too-large", "resulting file has 11 bytes; the limit is 10")
+    ]
+    assert [(r.path, r.rule, r.message) for r in check_patch_size(21, policy)] == [
+        ("-", "patch-too-large", "the patch has more than 20 bytes (max_patch_bytes)")
+    ]
+    assert [(r.path, r.rule, r.message) for r in check_total(31, policy)] == [
+        ("-", "total-too-large", "the patch writes more than 30 bytes in total (max_total_bytes)")
+    ]
+    # A named patch file or the file that crossed the total is named instead of "-".
+    assert [r.path for r in check_patch_size(21, policy, path="p.diff")] == ["p.diff"]
+    assert [r.path for r in check_total(31, policy, path="b")] == ["b"]
