@@ -5,7 +5,7 @@ of the glob compiler, the link judges or the limits would change."""
 from __future__ import annotations
 
 from autopack_core.patching import GovernancePolicy
-from autopack_core.patching.governance import check_patch_size, check_size, check_total, matches_any
+from autopack_core.patching.governance import check_exec, check_patch_size, check_size, check_total, matches_any
 
 
 def test_spaces_are_dropped_from_a_short_name_extension() -> None:
@@ -29,3 +29,13 @@ def test_limit_refusals_are_exact_at_the_boundary() -> None:
     # A named patch file or the file that crossed the total is named instead of "-".
     assert [r.path for r in check_patch_size(21, policy, path="p.diff")] == ["p.diff"]
     assert [r.path for r in check_total(31, policy, path="b")] == ["b"]
+
+
+def test_exec_refusals_say_which_rule() -> None:
+    policy = GovernancePolicy(protected_paths=("src/",))
+    assert [(r.rule, r.message) for r in check_exec(".husky/pre-commit", 0o100755, policy)] == [
+        ("exec-bit", "setting the executable bit is refused: path matches '.husky/'")
+    ]
+    assert [(r.rule, r.message) for r in check_exec("src/run.sh", 0o100755, policy)] == [
+        ("exec-bit", "setting the executable bit is refused: path is protected")
+    ]
