@@ -5,7 +5,7 @@ of the glob compiler, the link judges or the limits would change."""
 from __future__ import annotations
 
 from autopack_core.patching import GovernancePolicy
-from autopack_core.patching.governance import check_exec, check_patch_size, check_size, check_total, matches_any
+from autopack_core.patching.governance import Glob, check_exec, check_patch_size, check_size, check_total, matches_any
 
 
 def test_spaces_are_dropped_from_a_short_name_extension() -> None:
@@ -39,3 +39,17 @@ def test_exec_refusals_say_which_rule() -> None:
     assert [(r.rule, r.message) for r in check_exec("src/run.sh", 0o100755, policy)] == [
         ("exec-bit", "setting the executable bit is refused: path is protected")
     ]
+
+
+def test_exec_rule_reads_only_the_execute_bits() -> None:
+    # Any one execute bit counts (others' alone too); a write bit is not an execute bit.
+    assert [r.rule for r in check_exec(".husky/x", 0o100001)] == ["exec-bit"]
+    assert [r.rule for r in check_exec(".husky/x", 0o100010)] == ["exec-bit"]
+    assert check_exec(".husky/x", 0o100666) == []
+
+
+def test_the_step_cache_never_holds_more_than_its_bound() -> None:
+    g = Glob("q*x")
+    for k in range(5000):
+        g("q" + chr(0x4E00 + k))
+        assert len(g._step) <= Glob._MAX_CACHE
