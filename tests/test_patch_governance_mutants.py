@@ -4,8 +4,22 @@ of the glob compiler, the link judges or the limits would change."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from autopack_core.patching import GovernancePolicy
-from autopack_core.patching.governance import Glob, check_exec, check_patch_size, check_size, check_total, matches_any
+from autopack_core.patching.fsaccess import WorkspaceFS
+from autopack_core.patching.governance import (
+    Glob,
+    check_exec,
+    check_parents,
+    check_patch_size,
+    check_size,
+    check_symlink_target,
+    check_total,
+    is_symlink,
+    matches_any,
+)
 
 
 def test_spaces_are_dropped_from_a_short_name_extension() -> None:
@@ -53,3 +67,43 @@ def test_the_step_cache_never_holds_more_than_its_bound() -> None:
     for k in range(5000):
         g("q" + chr(0x4E00 + k))
         assert len(g._step) <= Glob._MAX_CACHE
+
+
+def test_symlink_target_refusals_are_exact() -> None:
+    policy = GovernancePolicy(protected_paths=("secrets/",))
+    links = {"a": b".", "loop": b"loop"}
+
+    def said(path: str, target: bytes) -> list[tuple[str, str, str]]:
+        return [(r.path, r.rule, r.message) for r in check_symlink_target(path, target, policy, links.get)]
+
+    assert said("b", b"a/..") == [("b", "symlink-escape", "symlink target 'a/..' points outside the workspace")]
+    assert said("s", b"a/secrets") == [
+        ("s", "symlink-escape", "symlink target 'a/secrets' points into a protected path (secrets)")
+    ]
+    assert said("h", b".githooks/pre-commit") == [
+        (
+            "h",
+            "symlink-escape",
+            "symlink target '.githooks/pre-commit' points into '.githooks/', where git would run what it finds"
+            " (.githooks/pre-commit)",
+        )
+    ]
+    assert said("l", b"loop") == [
+        ("l", "symlink-escape", "symlink target 'loop' is a loop or a chain of more than 40 symlinks")
+    ]
+    assert said(".husky/x", b"../tool.sh") == [
+        (".husky/x", "exec-bit", "symlinks are refused under '.husky/': git would run what they point at")
+    ]
+    assert said("e", b"") == [("e", "symlink-escape", "symlink target '' is empty or invalid")]
+    assert said("x", b"a" * 4096) == [("x", "symlink-escape", "symlink target has 4096 bytes; the limit is 4095")]
+
+
+def test_parent_refusals_name_the_link(tmp_path: Path) -> None:
+    (tmp_path / "d" / "e").mkdir(parents=True)
+    os.symlink("e", tmp_path / "d" / "ln")
+    with WorkspaceFS(tmp_path) as fs:
+        assert check_parents("top.txt", fs) == [] and check_parents("d/e/x", fs) == []
+        assert [(r.path, r.rule, r.message) for r in check_parents("d/ln/x", fs)] == [
+            ("d/ln/x", "symlink-write", "parent directory d/ln is a symlink; reading or writing through it is refused")
+        ]
+        assert is_symlink("d/ln", fs) and not is_symlink("d/e", fs) and not is_symlink("d/none", fs)
