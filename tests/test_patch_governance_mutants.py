@@ -84,8 +84,10 @@ def test_symlink_target_refusals_are_exact() -> None:
         (
             "h",
             "symlink-escape",
-            "symlink target '.githooks/pre-commit' points into '.githooks/', where git would run what it finds"
-            " (.githooks/pre-commit)",
+            (
+                "symlink target '.githooks/pre-commit' points into '.githooks/', where git would run what it finds"
+                " (.githooks/pre-commit)"
+            ),
         )
     ]
     assert said("l", b"loop") == [
