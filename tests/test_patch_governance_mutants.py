@@ -109,3 +109,17 @@ def test_parent_refusals_name_the_link(tmp_path: Path) -> None:
             ("d/ln/x", "symlink-write", "parent directory d/ln is a symlink; reading or writing through it is refused")
         ]
         assert is_symlink("d/ln", fs) and not is_symlink("d/e", fs) and not is_symlink("d/none", fs)
+
+
+def test_a_folder_that_cannot_be_opened_is_refused_and_named(tmp_path: Path) -> None:
+    # An error other than "missing" (here ENAMETOOLONG) refuses, naming the folder and the error.
+    long = "n" * 300
+    with WorkspaceFS(tmp_path) as fs:
+        assert [(r.rule, r.message) for r in check_parents(f"{long}/x", fs)] == [
+            ("symlink-write", f"cannot inspect {long}: File name too long")
+        ]
+
+
+def test_a_link_is_judged_as_posix_reads_it_too() -> None:
+    # POSIX reads "k\l" as one name (a link to ".."); Windows would read k, l, x and stay inside.
+    assert [r.rule for r in check_symlink_target("y", b"k\\l/x", lookup={"k\\l": b".."}.get)] == ["symlink-escape"]
