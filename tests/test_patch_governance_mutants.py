@@ -123,3 +123,9 @@ def test_a_folder_that_cannot_be_opened_is_refused_and_named(tmp_path: Path) -> 
 def test_a_link_is_judged_as_posix_reads_it_too() -> None:
     # POSIX reads "k\l" as one name (a link to ".."); Windows would read k, l, x and stay inside.
     assert [r.rule for r in check_symlink_target("y", b"k\\l/x", lookup={"k\\l": b".."}.get)] == ["symlink-escape"]
+
+
+def test_a_non_utf8_link_met_on_the_way_is_followed() -> None:
+    links = {"a": b"caf\xe9", "b": b"caf\xe9/../.."}
+    assert check_symlink_target("y", b"a/x", lookup=links.get) == []
+    assert [r.rule for r in check_symlink_target("z", b"b/x", lookup=links.get)] == ["symlink-escape"]
