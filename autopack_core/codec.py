@@ -57,9 +57,7 @@ class EventCodec:
         # Decoding looks the class up by the tag column, then structures with
         # that class's hook: the same result as the union's dispatch, minus one
         # dict copy per event on the replay hot path.
-        self._structure = {
-            tag: self.converter.get_structure_hook(cls) for tag, cls in by_tag.items()
-        }
+        self._structure = {tag: self.converter.get_structure_hook(cls) for tag, cls in by_tag.items()}
         self._unstructure_union = self.converter.get_unstructure_hook(self.union)
         # Rows this codec wrote itself are rebuilt by a function made once per
         # class (lists back to tuples, nested dicts to their classes) instead

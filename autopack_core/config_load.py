@@ -201,7 +201,9 @@ def read_role_templates(cfg: AutopackConfig) -> AutopackConfig:
         if not text.strip():
             problems.append(f"{at}: {path} is empty")
             continue
-        problems += [f"{path}:{n}: {msg} (template of role {role!r}, {cfg.source}:{line})" for n, msg in template_problems(text)]
+        problems += [
+            f"{path}:{n}: {msg} (template of role {role!r}, {cfg.source}:{line})" for n, msg in template_problems(text)
+        ]
         texts[role] = text
     if problems:
         raise ConfigError(strict.join(problems))
@@ -263,8 +265,15 @@ def check_references(cfg: AutopackConfig) -> Iterator[Problem]:
         v = getattr(d, key)
         if not 0.0 <= v <= 1.0:
             yield Problem(("doctor", key), f"must be between 0 and 1, got {v!r}")
-    for key in ("max_calls_per_phase", "max_calls_per_run", "max_execute_fix_per_phase", "escalate_min_attempts",
-                "complex_min_categories", "complex_min_patch_errors", "complex_min_attempts"):
+    for key in (
+        "max_calls_per_phase",
+        "max_calls_per_run",
+        "max_execute_fix_per_phase",
+        "escalate_min_attempts",
+        "complex_min_categories",
+        "complex_min_patch_errors",
+        "complex_min_attempts",
+    ):
         yield from _positive(("doctor", key), getattr(d, key), allow_zero=True)
     yield from _positive(("doctor", "fix_timeout_seconds"), d.fix_timeout_seconds)
     for key in ("max_http_5xx", "max_patch_failures", "max_total_failures"):
@@ -293,4 +302,3 @@ def check_references(cfg: AutopackConfig) -> Iterator[Problem]:
     dp = cfg.discovery_promotion
     yield from _positive(("discovery_promotion", "min_runs"), dp.min_runs)
     yield from _positive(("discovery_promotion", "window_days"), dp.window_days)
-

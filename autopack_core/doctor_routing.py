@@ -66,7 +66,11 @@ def is_complex_failure(
     :param prior_escalated_action: an earlier Doctor action in the phase was
         escalated (strong model, replan, rollback or execute_fix).
     """
-    distinct = {c for c, n in error_categories.items() if n} if isinstance(error_categories, Mapping) else set(error_categories)
+    distinct = (
+        {c for c, n in error_categories.items() if n}
+        if isinstance(error_categories, Mapping)
+        else set(error_categories)
+    )
     return (
         len(distinct) >= doctor.complex_min_categories
         or patch_errors >= doctor.complex_min_patch_errors
@@ -84,7 +88,9 @@ def choose_doctor_model(config: AutopackConfig, *, health_ratio: float, complex_
     return strong if complex_failure else cheap
 
 
-def should_escalate_doctor_model(config: AutopackConfig, *, current_model: str, confidence: float, attempts: int) -> bool:
+def should_escalate_doctor_model(
+    config: AutopackConfig, *, current_model: str, confidence: float, attempts: int
+) -> bool:
     """Whether to ask the strong model again after ``current_model`` diagnosed with ``confidence``."""
     _, strong = config.doctor_models()
     m = config.models.get(current_model)
@@ -114,7 +120,11 @@ def doctor_budget_exhausted(
         calls_in_phase = phase.doctor_calls if phase is not None else 0
     if calls_in_run >= doctor.max_calls_per_run:
         return ev.BudgetExhausted(
-            scope="run", budget="doctor.max_calls_per_run", used=float(calls_in_run), limit=float(doctor.max_calls_per_run), phase_id=phase_id
+            scope="run",
+            budget="doctor.max_calls_per_run",
+            used=float(calls_in_run),
+            limit=float(doctor.max_calls_per_run),
+            phase_id=phase_id,
         )
     if calls_in_phase >= doctor.max_calls_per_phase:
         return ev.BudgetExhausted(

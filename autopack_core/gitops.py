@@ -64,7 +64,14 @@ STATE_FOLDER = ".autopack"
 # What git keeps while a merge, cherry-pick or revert is under way; `git commit`
 # and `git reset --hard` remove it.
 _OPERATION_STATE = (
-    "MERGE_HEAD", "MERGE_MSG", "MERGE_MODE", "MERGE_RR", "AUTO_MERGE", "SQUASH_MSG", "CHERRY_PICK_HEAD", "REVERT_HEAD",
+    "MERGE_HEAD",
+    "MERGE_MSG",
+    "MERGE_MODE",
+    "MERGE_RR",
+    "AUTO_MERGE",
+    "SQUASH_MSG",
+    "CHERRY_PICK_HEAD",
+    "REVERT_HEAD",
 )
 
 _MODE_FILE = 0o100644

@@ -108,7 +108,9 @@ class HttpClient:
                 if status >= 400:
                     raise self._http_error(who, url, status, resp.reason or "", resp.headers, raw)
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
-            raise ProviderTimeout(f"{who}: timed out waiting for {url} ({type(exc).__name__})", transient=True) from None
+            raise ProviderTimeout(
+                f"{who}: timed out waiting for {url} ({type(exc).__name__})", transient=True
+            ) from None
         except aiohttp.ClientPayloadError as exc:
             raise MalformedReply(f"{who}: malformed reply: the body was cut off ({exc})") from None
         except aiohttp.ClientConnectionError as exc:
@@ -123,7 +125,9 @@ class HttpClient:
             raise MalformedReply(f"{who}: malformed reply: body is {kind} ({exc}; starts {snippet!r})") from None
 
     @staticmethod
-    def _http_error(who: str, url: str, status: int, reason: str, headers: Mapping[str, str], raw: bytes) -> ProviderHTTPError:
+    def _http_error(
+        who: str, url: str, status: int, reason: str, headers: Mapping[str, str], raw: bytes
+    ) -> ProviderHTTPError:
         transient = status >= 500 or status in TRANSIENT_STATUS
         hint = _HINTS.get(status, "rate limited" if status == 429 else "server error" if status >= 500 else "")
         detail = _error_detail(raw)

@@ -29,18 +29,25 @@ def verify_rows(run_id: str, rows: Iterable[RawRow]) -> Problem | None:
     while row is not None:
         nxt = next(it, None)
         if row.seq != expected:
-            return Problem(run_id, expected, "removed", f"seq {expected} is missing (the next stored event is seq {row.seq})")
+            return Problem(
+                run_id, expected, "removed", f"seq {expected} is missing (the next stored event is seq {row.seq})"
+            )
         if chain_hash(prev, run_id, row.seq, row.ts, row.type, row.payload) != row.hash:
             # Edited in place, the event keeps its original hash, so the next
             # event still chains from it. Inserted, renumbered or moved events
             # break the chain on both sides.
-            edited = nxt is not None and nxt.seq == row.seq + 1 and (
-                chain_hash(row.hash, run_id, nxt.seq, nxt.ts, nxt.type, nxt.payload) == nxt.hash
+            edited = (
+                nxt is not None
+                and nxt.seq == row.seq + 1
+                and (chain_hash(row.hash, run_id, nxt.seq, nxt.ts, nxt.type, nxt.payload) == nxt.hash)
             )
             if edited or nxt is None:
                 return Problem(run_id, row.seq, "changed", "content does not match its hash (edited outside Autopack)")
             return Problem(
-                run_id, row.seq, "inserted or reordered", "the hash chain breaks here (events were inserted, renumbered or moved)"
+                run_id,
+                row.seq,
+                "inserted or reordered",
+                "the hash chain breaks here (events were inserted, renumbered or moved)",
             )
         prev = row.hash
         expected += 1

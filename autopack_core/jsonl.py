@@ -44,7 +44,10 @@ def summarize_payload(payload: str, width: int = 100) -> str:
 
 def export_run(store: EventStore, run_id: str, out: IO[bytes]) -> int:
     """Stream one run to ``out``; returns the number of events written."""
-    out.write(orjson.dumps({"format": FORMAT, "version": FORMAT_VERSION, "schema_version": SCHEMA_VERSION, "run_id": run_id}) + b"\n")
+    out.write(
+        orjson.dumps({"format": FORMAT, "version": FORMAT_VERSION, "schema_version": SCHEMA_VERSION, "run_id": run_id})
+        + b"\n"
+    )
     count = 0
     last = GENESIS_HASH
     for row in store.iter_raw(run_id):
@@ -86,11 +89,16 @@ def import_run(store: EventStore, src: IO[bytes], name: str) -> tuple[str, int]:
         raise ImportFormatError(f"{name}:1: empty file")
     header = _parse(first, f"{name}:1")
     if header.get("format") != FORMAT:
-        raise ImportFormatError(f"{name}:1: not an Autopack run export (no '\"format\": \"{FORMAT}\"' header)")
+        raise ImportFormatError(f'{name}:1: not an Autopack run export (no \'"format": "{FORMAT}"\' header)')
     if header.get("version") != FORMAT_VERSION:
-        raise ImportFormatError(f"{name}:1: export format version {header.get('version')!r} is not supported (this Autopack reads {FORMAT_VERSION})")
+        raise ImportFormatError(
+            f"{name}:1: export format version {header.get('version')!r} is not supported "
+            f"(this Autopack reads {FORMAT_VERSION})"
+        )
     if isinstance(header.get("schema_version"), int) and header["schema_version"] > SCHEMA_VERSION:
-        raise ImportFormatError(f"{name}:1: written by a newer Autopack (schema {header['schema_version']} > {SCHEMA_VERSION})")
+        raise ImportFormatError(
+            f"{name}:1: written by a newer Autopack (schema {header['schema_version']} > {SCHEMA_VERSION})"
+        )
     run_id = _field(header, "run_id", str, f"{name}:1")
     if store.has_run(run_id):
         raise RunExists(f"{name}: run {run_id} is already in {store.path}; nothing imported")
@@ -118,7 +126,9 @@ def import_run(store: EventStore, src: IO[bytes], name: str) -> tuple[str, int]:
             stored_hash = _field(data, "hash", str, where)
             payload_obj = _field(data, "payload", dict, where)
             if payload_obj.get("type") != tag:
-                raise ImportFormatError(f"{where}: payload type {payload_obj.get('type')!r} differs from line type {tag!r}")
+                raise ImportFormatError(
+                    f"{where}: payload type {payload_obj.get('type')!r} differs from line type {tag!r}"
+                )
             payload = orjson.dumps(payload_obj).decode()
             codec.decode(tag, payload, where)
             if chain_hash(prev, run_id, seq, ts, tag, payload) != stored_hash:

@@ -312,7 +312,9 @@ def phase_machine() -> LeanMachine:
     return _machine(PHASE_STATES, PHASE_TRANSITIONS, "pending", None)
 
 
-def mermaid(states: tuple[str, ...], transitions: tuple[dict[str, Any], ...], initial: str, terminal: frozenset[str]) -> str:
+def mermaid(
+    states: tuple[str, ...], transitions: tuple[dict[str, Any], ...], initial: str, terminal: frozenset[str]
+) -> str:
     """A mermaid ``stateDiagram-v2`` of a machine definition."""
     lines = ["stateDiagram-v2", f"    [*] --> {initial}"]
     for t in transitions:
@@ -327,10 +329,10 @@ def mermaid(states: tuple[str, ...], transitions: tuple[dict[str, Any], ...], in
 
 def diagrams_markdown() -> str:
     """The text of ``docs/state-machines.md`` (a test compares the file with this)."""
-    trig_doc = "\n".join(
-        f"| `{cls.type}` | run | `{trig}` |" for cls, trig in _RUN_TRIGGERS.items()
-    ) + "\n" + "\n".join(
-        f"| `{cls.type}` | phase | `{trig}` |" for cls, trig in _PHASE_TRIGGERS.items()
+    trig_doc = (
+        "\n".join(f"| `{cls.type}` | run | `{trig}` |" for cls, trig in _RUN_TRIGGERS.items())
+        + "\n"
+        + "\n".join(f"| `{cls.type}` | phase | `{trig}` |" for cls, trig in _PHASE_TRIGGERS.items())
     )
     return f"""# State machines
 

@@ -163,7 +163,8 @@ class ModelCaller:
             if factory is None:
                 known = ", ".join(sorted(self.kinds)) or "none"
                 raise ConfigError(
-                    f"{self.config.source}: providers.{name}.kind: no installed plugin provides kind {pcfg.kind!r} (installed: {known})"
+                    f"{self.config.source}: providers.{name}.kind: no installed plugin provides kind "
+                    f"{pcfg.kind!r} (installed: {known})"
                 )
             inst = factory(name, pcfg, self.context)
             self._providers[name] = inst
@@ -198,7 +199,8 @@ class ModelCaller:
             exhausted = self.quotas.check(model, phase_id=phase_id)
             if exhausted is not None:
                 raise QuotaExhausted(
-                    f"{exhausted.budget} quota used up ({exhausted.used:g} of {exhausted.limit:g}); no call made to {model}",
+                    f"{exhausted.budget} quota used up ({exhausted.used:g} of {exhausted.limit:g}); "
+                    f"no call made to {model}",
                     exhausted,
                 )
         kind = self.config.providers[pname].kind

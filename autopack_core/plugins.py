@@ -180,10 +180,16 @@ def load_plugins(
                 raise PluginError(failure.line().removeprefix("autopack: warning: ")) from exc
             failures.append(failure)
             continue
-        infos.append(PluginInfo(ep.name, dist, version, getattr(plugin, "__name__", repr(plugin)), _hooks_of(pm, plugin)))
+        infos.append(
+            PluginInfo(ep.name, dist, version, getattr(plugin, "__name__", repr(plugin)), _hooks_of(pm, plugin))
+        )
     for name, plugin in extra:
         pm.register(plugin, name=name)
-        infos.append(PluginInfo(name, "(registered in process)", "", getattr(plugin, "__name__", repr(plugin)), _hooks_of(pm, plugin)))
+        infos.append(
+            PluginInfo(
+                name, "(registered in process)", "", getattr(plugin, "__name__", repr(plugin)), _hooks_of(pm, plugin)
+            )
+        )
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:

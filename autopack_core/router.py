@@ -127,11 +127,19 @@ def _used(usage: Usage | None) -> _Used:
 def _over(scope_name: str, used: _Used, limit: Limit, phase_id: str | None) -> ev.BudgetExhausted | None:
     if limit.max_tokens is not None and used.tokens >= limit.max_tokens:
         return ev.BudgetExhausted(
-            scope="run", budget=f"{scope_name}.max_tokens", used=float(used.tokens), limit=float(limit.max_tokens), phase_id=phase_id
+            scope="run",
+            budget=f"{scope_name}.max_tokens",
+            used=float(used.tokens),
+            limit=float(limit.max_tokens),
+            phase_id=phase_id,
         )
     if limit.max_cost_usd is not None and used.cost_usd >= limit.max_cost_usd:
         return ev.BudgetExhausted(
-            scope="run", budget=f"{scope_name}.max_cost_usd", used=used.cost_usd, limit=limit.max_cost_usd, phase_id=phase_id
+            scope="run",
+            budget=f"{scope_name}.max_cost_usd",
+            used=used.cost_usd,
+            limit=limit.max_cost_usd,
+            phase_id=phase_id,
         )
     return None
 

@@ -397,13 +397,10 @@ class EventStore:
     def iter_raw(self, run_id: str | None = None, from_seq: int = 1) -> Iterator[RawRow]:
         """Stream rows in (run_id, seq) order without holding the log in memory."""
         if run_id is None:
-            cur = self.conn.execute(
-                "SELECT run_id, seq, ts, type, payload, hash FROM events ORDER BY run_id, seq"
-            )
+            cur = self.conn.execute("SELECT run_id, seq, ts, type, payload, hash FROM events ORDER BY run_id, seq")
         else:
             cur = self.conn.execute(
-                "SELECT run_id, seq, ts, type, payload, hash FROM events "
-                "WHERE run_id = ? AND seq >= ? ORDER BY seq",
+                "SELECT run_id, seq, ts, type, payload, hash FROM events WHERE run_id = ? AND seq >= ? ORDER BY seq",
                 (run_id, from_seq),
             )
         cur.arraysize = 512

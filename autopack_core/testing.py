@@ -81,7 +81,6 @@ def autopack_store(tmp_path: Path) -> Iterator[Any]:
     store.close()
 
 
-
 @attrs.frozen(kw_only=True)
 class Scripted:
     """One scripted response. ``cut_after`` sends only that many body bytes, then hangs up."""
@@ -138,9 +137,19 @@ class ScriptedServer:
 
         body = await request.read()
         self.requests.append(
-            Received(method=request.method, path=request.path, query=request.query_string, headers=dict(request.headers), body=body)
+            Received(
+                method=request.method,
+                path=request.path,
+                query=request.query_string,
+                headers=dict(request.headers),
+                body=body,
+            )
         )
-        item = self.script.popleft() if self.script else (self.default or Scripted(status=500, json={"error": "script exhausted"}))
+        item = (
+            self.script.popleft()
+            if self.script
+            else (self.default or Scripted(status=500, json={"error": "script exhausted"}))
+        )
         if item.delay:
             await asyncio.sleep(item.delay)
         if item.body is not None:
@@ -225,7 +234,11 @@ class FakeProvider:
     def enqueue(self, text: str | BaseException, *, input_tokens: int = 0, output_tokens: int = 0) -> "FakeProvider":
         from autopack_core.providers import ModelReply
 
-        item = text if isinstance(text, BaseException) else ModelReply(text=text, input_tokens=input_tokens, output_tokens=output_tokens)
+        item = (
+            text
+            if isinstance(text, BaseException)
+            else ModelReply(text=text, input_tokens=input_tokens, output_tokens=output_tokens)
+        )
         self.queue.append(item)
         return self
 
@@ -251,6 +264,14 @@ def fake_provider() -> FakeProvider:
 
 
 __all__: list[str] = [
-    "make_git_workspace", "autopack_workspace", "autopack_register", "autopack_store",
-    "ScriptedServer", "Scripted", "Received", "FakeProvider", "scripted_server", "fake_provider",
+    "make_git_workspace",
+    "autopack_workspace",
+    "autopack_register",
+    "autopack_store",
+    "ScriptedServer",
+    "Scripted",
+    "Received",
+    "FakeProvider",
+    "scripted_server",
+    "fake_provider",
 ]

@@ -67,7 +67,9 @@ def _raw_conn(path: Path) -> sqlite3.Connection:
         "payload TEXT NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (run_id, seq)) STRICT"
     )
     for op in ("UPDATE", "DELETE"):
-        conn.execute(f"CREATE TRIGGER events_no_{op.lower()} BEFORE {op} ON events BEGIN SELECT RAISE(ABORT, 'no'); END")
+        conn.execute(
+            f"CREATE TRIGGER events_no_{op.lower()} BEFORE {op} ON events BEGIN SELECT RAISE(ABORT, 'no'); END"
+        )
     return conn
 
 
@@ -211,7 +213,7 @@ def replay(db: Path) -> dict:
     events = rows = 0
     statuses: dict[str, int] = {}
     for i, run_id in enumerate(store.run_ids()):
-        for step in ((0, 1) if i % 2 else (1, 0)):
+        for step in (0, 1) if i % 2 else (1, 0):
             t = time.perf_counter()
             if step:
                 view = fold_run(store.iter_events(run_id))

@@ -38,9 +38,7 @@ ENV = {
 
 
 def git(cwd: Path, *args: str, input: bytes | None = None) -> bytes:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, input=input, env=ENV, check=True, capture_output=True
-    ).stdout
+    return subprocess.run(["git", *args], cwd=cwd, input=input, env=ENV, check=True, capture_output=True).stdout
 
 
 def make_workspace(root: Path, files: int = 1000) -> list[str]:
@@ -62,9 +60,7 @@ def make_patch(root: Path, names: list[str]) -> tuple[bytes, bytes]:
     for rel in names:
         p = root / rel
         text = p.read_text()
-        text = text.replace("return x * 3 +", "return x * 3 - ", 1).replace(
-            "return x * 30 +", "return x // 30 +", 1
-        )
+        text = text.replace("return x * 3 +", "return x * 3 - ", 1).replace("return x * 30 +", "return x // 30 +", 1)
         p.write_text(text + "# edited by the benchmark\n")
     forward = git(root, "diff")
     reverse = git(root, "diff", "-R")
@@ -78,9 +74,7 @@ def measure(ws: Path, fwd: Path, rev: Path, iterations: int) -> tuple[list[float
     from autopack_core.commands.patch import patch_group
 
     def ours(p: Path) -> None:
-        patch_group.main(
-            ["apply", str(p), "--workspace", str(ws)], prog_name="autopack patch", standalone_mode=False
-        )
+        patch_group.main(["apply", str(p), "--workspace", str(ws)], prog_name="autopack patch", standalone_mode=False)
 
     def theirs(p: Path) -> None:
         subprocess.run(["git", "apply", str(p)], cwd=ws, env=ENV, check=True, capture_output=True)

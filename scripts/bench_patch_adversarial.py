@@ -69,6 +69,7 @@ def build(name: str, d: Path, scale: float) -> tuple[Path, Path]:
     ws = d / "ws"
     ws.mkdir()
     patch = d / "patch"
+
     def n(k: float) -> int:
         return max(1, int(k * scale))
 

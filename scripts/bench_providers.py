@@ -85,7 +85,10 @@ async def _bench(url: str, calls: int) -> dict[str, Any]:
     headers = {"Authorization": "Bearer k", "Content-Type": "application/json"}
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=10, sock_read=60)
     out: dict[str, Any] = {}
-    async with aiohttp.ClientSession(timeout=timeout) as bare, ModelCaller(cfg, kinds, record=record, env={"BENCH_KEY": "k"}) as caller:
+    async with (
+        aiohttp.ClientSession(timeout=timeout) as bare,
+        ModelCaller(cfg, kinds, record=record, env={"BENCH_KEY": "k"}) as caller,
+    ):
         target = f"{url}/v1/chat/completions"
 
         async def bare_call() -> None:
@@ -127,13 +130,18 @@ async def _bench(url: str, calls: int) -> dict[str, Any]:
             "full_path": round(await rate(full_call, calls, 32), 1),
             "bare_aiohttp": round(await rate(bare_call, calls, 32), 1),
         }
-        out["median_ms"] = {"full_path": round(statistics.median(full_ms), 4), "bare_aiohttp": round(statistics.median(bare_ms), 4)}
+        out["median_ms"] = {
+            "full_path": round(statistics.median(full_ms), 4),
+            "bare_aiohttp": round(statistics.median(bare_ms), 4),
+        }
         out["p90_ms"] = {
             "full_path": round(statistics.quantiles(full_ms, n=10)[-1], 4),
             "bare_aiohttp": round(statistics.quantiles(bare_ms, n=10)[-1], 4),
         }
         out["overhead_ms_median"] = round(statistics.median(full_ms) - statistics.median(bare_ms), 4)
-        out["overhead_ms_median_paired"] = round(statistics.median(f - b for f, b in zip(full_ms, bare_ms, strict=True)), 4)
+        out["overhead_ms_median_paired"] = round(
+            statistics.median(f - b for f, b in zip(full_ms, bare_ms, strict=True)), 4
+        )
         out["events_encoded"] = len(encoded)
     return out
 

@@ -41,9 +41,7 @@ ENV = {
 _NAME_RE = re.compile(rb"^(?:--- a/|\+\+\+ b/|rename from |rename to |copy from )(.+?)\s*$", re.M)
 
 
-def git(
-    cwd: Path, *args: str, input: bytes | None = None, check: bool = True
-) -> subprocess.CompletedProcess[bytes]:
+def git(cwd: Path, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
     env = {**ENV, "GIT_CEILING_DIRECTORIES": str(cwd.parent)}
     return subprocess.run(["git", *args], cwd=cwd, input=input, env=env, capture_output=True, check=check)
 

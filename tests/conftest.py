@@ -48,7 +48,9 @@ def store(tmp_path: Path, plugin_set):
     s.close()
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None, input: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, input: bytes | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess:
     """Run the installed ``autopack`` command as a user would."""
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([AUTOPACK, *args], capture_output=True, env=full_env, input=input, cwd=cwd, timeout=120)
@@ -98,8 +100,16 @@ retries:
 """
 
 
-def provider_config(kind: str, base_url: str, *, key_env: str | None = "TEST_API_KEY", model: str = "m1",
-                    api_model: str | None = None, read_timeout: float = 5.0, extra: str = "") -> str:
+def provider_config(
+    kind: str,
+    base_url: str,
+    *,
+    key_env: str | None = "TEST_API_KEY",
+    model: str = "m1",
+    api_model: str | None = None,
+    read_timeout: float = 5.0,
+    extra: str = "",
+) -> str:
     key = f"    api_key_env: {key_env}\n" if key_env else ""
     api = f"    api_model: {api_model}\n" if api_model else ""
     return (
@@ -116,13 +126,23 @@ def provider_kinds() -> dict[str, Any]:
     return load_plugins(strict=True).registry("providers")
 
 
-def call_model(cfg: AutopackConfig, kinds: Any, model: str, prompt: str, *, system: str = "",
-               env: dict[str, str] | None = None, **kw: Any) -> tuple[Any, list[Any]]:
+def call_model(
+    cfg: AutopackConfig,
+    kinds: Any,
+    model: str,
+    prompt: str,
+    *,
+    system: str = "",
+    env: dict[str, str] | None = None,
+    **kw: Any,
+) -> tuple[Any, list[Any]]:
     """One call through the real ModelCaller; (result or raised error, recorded events)."""
     events: list[Any] = []
 
     async def go() -> Any:
-        async with ModelCaller(cfg, kinds, record=events.extend, env=env if env is not None else {"TEST_API_KEY": "sk-test"}, **kw) as c:
+        async with ModelCaller(
+            cfg, kinds, record=events.extend, env=env if env is not None else {"TEST_API_KEY": "sk-test"}, **kw
+        ) as c:
             return await c.call(model, prompt, system=system, role="builder", phase_id="p1")
 
     try:
@@ -135,8 +155,9 @@ def config_for(kind: str, url: str, **kw: Any) -> AutopackConfig:
     return load_config_text(provider_config(kind, url, **kw), "test.yaml")
 
 
-def run_cli_text(args: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def run_cli_text(
+    args: Sequence[str], *, env: dict[str, str] | None = None, cwd: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOPACK_")}
     full_env.update(env or {})
     return subprocess.run([AUTOPACK, *args], capture_output=True, text=True, env=full_env, cwd=cwd, timeout=timeout)

@@ -23,7 +23,9 @@ AUTOPACK = str(Path(sys.executable).with_name("autopack"))
 FILES = {
     "app/__init__.py": "",
     "app/core.py": "def add(a, b):\n    return a - b\n",
-    "check_add.py": "from app.core import add\n\nassert add(2, 3) == 5, f'add(2, 3) returned {add(2, 3)}'\nprint('add ok')\n",
+    "check_add.py": (
+        "from app.core import add\n\nassert add(2, 3) == 5, f'add(2, 3) returned {add(2, 3)}'\nprint('add ok')\n"
+    ),
     ".gitignore": "__pycache__/\n",
 }
 

@@ -39,7 +39,14 @@ def test_success_reads_text_and_usage_and_records_events(scripted_server, provid
     assert result.cost_usd == (12 * 2.0 + 34 * 10.0) / 1e6
     assert [type(e) for e in events] == [ev.ModelCallRequested, ev.ModelCallAnswered]
     req, ans = events
-    assert (req.prompt, req.system, req.role, req.model, req.provider, req.phase_id) == ("say hi", "be brief", "builder", "m1", "srv", "p1")
+    assert (req.prompt, req.system, req.role, req.model, req.provider, req.phase_id) == (
+        "say hi",
+        "be brief",
+        "builder",
+        "m1",
+        "srv",
+        "p1",
+    )
     assert ans.call_id == req.call_id and ans.text == "hello there" and ans.cost_usd == result.cost_usd
     assert ans.latency_ms > 0
     assert ans.finish_reason == result.finish_reason != ""

@@ -33,7 +33,10 @@ def test_store_commands_take_db_after_the_command_name():
 def test_missing_store_is_one_line_exit_2(cli, tmp_path):
     res = cli("runs", "--db", str(tmp_path / "nope.db"))
     assert res.returncode == 2
-    assert res.stderr.decode().strip() == f"autopack: error: no event store at {tmp_path / 'nope.db'} (pass --db PATH or set AUTOPACK_DB)"
+    assert (
+        res.stderr.decode().strip()
+        == f"autopack: error: no event store at {tmp_path / 'nope.db'} (pass --db PATH or set AUTOPACK_DB)"
+    )
     assert not (tmp_path / "nope.db").exists()
 
 

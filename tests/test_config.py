@@ -45,9 +45,23 @@ def test_shipped_config_sets_every_key():
                 yield from walk(t)
 
     hints = __import__("typing").get_type_hints
-    for cls in (C.DoctorConfig, C.HealthBudgetConfig, C.GovernanceConfig, C.RetriesConfig,
-                C.DiscoveryPromotionConfig, C.ModelConfig, C.ProviderConfig, C.TierModels,
-                C.RouteOverride, C.EscalationConfig, C.Limit, C.QuotasConfig, C.RoutingConfig, C.RoleConfig, AutopackConfig):
+    for cls in (
+        C.DoctorConfig,
+        C.HealthBudgetConfig,
+        C.GovernanceConfig,
+        C.RetriesConfig,
+        C.DiscoveryPromotionConfig,
+        C.ModelConfig,
+        C.ProviderConfig,
+        C.TierModels,
+        C.RouteOverride,
+        C.EscalationConfig,
+        C.Limit,
+        C.QuotasConfig,
+        C.RoutingConfig,
+        C.RoleConfig,
+        AutopackConfig,
+    ):
         for f in attrs.fields(cls):
             if f.metadata.get("internal"):
                 continue
@@ -57,8 +71,20 @@ def test_shipped_config_sets_every_key():
 
 def test_docs_describe_every_key():
     doc = (REPO / "docs" / "configuration.md").read_text()
-    for cls in (C.DoctorConfig, C.HealthBudgetConfig, C.GovernanceConfig, C.RetriesConfig, C.DiscoveryPromotionConfig,
-                C.ModelConfig, C.ProviderConfig, C.TierModels, C.RouteOverride, C.EscalationConfig, C.Limit, C.RoleConfig):
+    for cls in (
+        C.DoctorConfig,
+        C.HealthBudgetConfig,
+        C.GovernanceConfig,
+        C.RetriesConfig,
+        C.DiscoveryPromotionConfig,
+        C.ModelConfig,
+        C.ProviderConfig,
+        C.TierModels,
+        C.RouteOverride,
+        C.EscalationConfig,
+        C.Limit,
+        C.RoleConfig,
+    ):
         for f in attrs.fields(cls):
             assert f"`{f.name}`" in doc, f"{cls.__name__}.{f.name} not in docs/configuration.md"
 
@@ -94,7 +120,9 @@ def test_issue_example_entries_load():
         "    api_key_env: OPENAI_API_KEY\nmodels:\n  glm-4.6:\n    provider: local\n    tier: cheap\n"
         "    price_per_mtok_in: 0.6\n    price_per_mtok_out: 2.2\n"
     )
-    assert cfg.models["glm-4.6"] == C.ModelConfig(provider="local", tier="cheap", price_per_mtok_in=0.6, price_per_mtok_out=2.2)
+    assert cfg.models["glm-4.6"] == C.ModelConfig(
+        provider="local", tier="cheap", price_per_mtok_in=0.6, price_per_mtok_out=2.2
+    )
     assert cfg.providers["local"].api_key_env == "OPENAI_API_KEY"
     assert cfg.required_env() == ("OPENAI_API_KEY",)
 
@@ -110,20 +138,45 @@ def test_bad_tier_names_line_and_path():
         ("retries:\n  max_attempts: '3'\n", "m.yaml:2: retries.max_attempts: expected an integer, got string '3'"),
         ("retries:\n  max_attempts: 3.5\n", "m.yaml:2: retries.max_attempts: expected an integer, got number 3.5"),
         ("retries:\n  max_attempts: true\n", "m.yaml:2: retries.max_attempts: expected an integer, got boolean true"),
-        ("retries:\n  backoff_base_seconds: '0.5'\n", "m.yaml:2: retries.backoff_base_seconds: expected a number, got string '0.5'"),
-        ("providers:\n  p:\n    kind: openai\n    base_url: 3\n", "m.yaml:4: providers.p.base_url: expected a string, got number 3"),
-        ("doctor:\n  allow_execute_fix_global: 'yes'\n", "m.yaml:2: doctor.allow_execute_fix_global: expected true or false, got string 'yes'"),
-        ("doctor:\n  allowed_fix_types: git\n", "m.yaml:2: doctor.allowed_fix_types: expected a list, got string 'git'"),
-        ("governance:\n  protected_paths: ['a', 7]\n", "m.yaml:2: governance.protected_paths[1]: expected a string, got number 7"),
+        (
+            "retries:\n  backoff_base_seconds: '0.5'\n",
+            "m.yaml:2: retries.backoff_base_seconds: expected a number, got string '0.5'",
+        ),
+        (
+            "providers:\n  p:\n    kind: openai\n    base_url: 3\n",
+            "m.yaml:4: providers.p.base_url: expected a string, got number 3",
+        ),
+        (
+            "doctor:\n  allow_execute_fix_global: 'yes'\n",
+            "m.yaml:2: doctor.allow_execute_fix_global: expected true or false, got string 'yes'",
+        ),
+        (
+            "doctor:\n  allowed_fix_types: git\n",
+            "m.yaml:2: doctor.allowed_fix_types: expected a list, got string 'git'",
+        ),
+        (
+            "governance:\n  protected_paths: ['a', 7]\n",
+            "m.yaml:2: governance.protected_paths[1]: expected a string, got number 7",
+        ),
         ("retries: 5\n", "m.yaml:1: retries: expected a mapping, got number 5"),
         ("models:\n  m:\n    tier: cheap\n", "m.yaml:2: models.m.provider: required key missing"),
-        ("models:\n  1:\n    provider: recorded\n    tier: cheap\n", "m.yaml:2: models.1: key 1: expected a string, got number 1"),
-        ("providers:\n  p:\n    kind: openai\n    base_url: x\n    headers: {a: 1}\n",
-         "m.yaml:5: providers.p.headers.a: expected a string, got number 1"),
-        ("routing:\n  overrides:\n    - {tier: cheap, colour: 1}\n",
-         "m.yaml:3: routing.overrides[0].colour: unknown key (expected one of: role, category, complexity, tier, model)"),
-        ("routing:\n  overrides:\n    - {complexity: huge, tier: strong}\n",
-         "m.yaml:3: routing.overrides[0].complexity: expected low or medium or high, got string 'huge'"),
+        (
+            "models:\n  1:\n    provider: recorded\n    tier: cheap\n",
+            "m.yaml:2: models.1: key 1: expected a string, got number 1",
+        ),
+        (
+            "providers:\n  p:\n    kind: openai\n    base_url: x\n    headers: {a: 1}\n",
+            "m.yaml:5: providers.p.headers.a: expected a string, got number 1",
+        ),
+        (
+            "routing:\n  overrides:\n    - {tier: cheap, colour: 1}\n",
+            "m.yaml:3: routing.overrides[0].colour: unknown key "
+            "(expected one of: role, category, complexity, tier, model)",
+        ),
+        (
+            "routing:\n  overrides:\n    - {complexity: huge, tier: strong}\n",
+            "m.yaml:3: routing.overrides[0].complexity: expected low or medium or high, got string 'huge'",
+        ),
     ],
 )
 def test_type_errors_are_not_coerced(text, expected):
@@ -167,7 +220,9 @@ def test_range_and_consistency_checks():
     assert "kind openai needs a base_url" in refused("providers:\n  p:\n    kind: openai\n")
     assert "is tier strong, not cheap" in refused("routing:\n  default:\n    cheap: recorded-strong\n")
     assert "needs a tier or a model" in refused("routing:\n  overrides:\n    - {role: builder}\n")
-    assert "models.m.price_per_mtok_in: must be >= 0" in refused("models:\n  m: {provider: recorded, tier: cheap, price_per_mtok_in: -1}\n")
+    assert "models.m.price_per_mtok_in: must be >= 0" in refused(
+        "models:\n  m: {provider: recorded, tier: cheap, price_per_mtok_in: -1}\n"
+    )
 
 
 def test_invalid_yaml_has_line():
@@ -197,7 +252,9 @@ def test_config_env_var_and_cwd(tmp_path, monkeypatch):
 
 
 def test_user_entry_wins_over_builtin_of_same_name():
-    cfg = load_config_text("models:\n  recorded-cheap:\n    provider: recorded\n    tier: cheap\n    price_per_mtok_in: 9\n")
+    cfg = load_config_text(
+        "models:\n  recorded-cheap:\n    provider: recorded\n    tier: cheap\n    price_per_mtok_in: 9\n"
+    )
     assert cfg.models["recorded-cheap"].price_per_mtok_in == 9
 
 

@@ -22,7 +22,9 @@ CFG = load_config_text(
     "doctor:\n  cheap_model: cheap-doc\n  strong_model: strong-doc\n"
 )
 CHEAP, STRONG = "cheap-doc", "strong-doc"
-ROUTINE = dict(error_categories=["test_failure"], patch_errors=0, attempts=1, health_ratio=0.1, prior_escalated_action=False)
+ROUTINE = dict(
+    error_categories=["test_failure"], patch_errors=0, attempts=1, health_ratio=0.1, prior_escalated_action=False
+)
 
 
 # --- is_complex_failure -----------------------------------------------------
@@ -52,16 +54,30 @@ def test_each_complex_condition(change):
     assert is_complex_failure(**{**ROUTINE, **change}) is True
 
 
-@pytest.mark.parametrize("change", [{"patch_errors": 1}, {"attempts": 3}, {"health_ratio": 0.79},
-                                    {"error_categories": {"test_failure": 3, "lint_failure": 0}}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"patch_errors": 1},
+        {"attempts": 3},
+        {"health_ratio": 0.79},
+        {"error_categories": {"test_failure": 3, "lint_failure": 0}},
+    ],
+)
 def test_just_below_each_threshold_is_routine(change):
     assert is_complex_failure(**{**ROUTINE, **change}) is False
 
 
 def test_thresholds_come_from_config():
-    d = DoctorConfig(complex_min_attempts=10, complex_min_patch_errors=5, complex_min_categories=3, health_ratio_strong=0.95)
-    assert is_complex_failure(**{**ROUTINE, "attempts": 9, "patch_errors": 4, "health_ratio": 0.9,
-                                 "error_categories": ["a", "b"]}, doctor=d) is False
+    d = DoctorConfig(
+        complex_min_attempts=10, complex_min_patch_errors=5, complex_min_categories=3, health_ratio_strong=0.95
+    )
+    assert (
+        is_complex_failure(
+            **{**ROUTINE, "attempts": 9, "patch_errors": 4, "health_ratio": 0.9, "error_categories": ["a", "b"]},
+            doctor=d,
+        )
+        is False
+    )
     assert is_complex_failure(**{**ROUTINE, "attempts": 10}, doctor=d) is True
 
 
@@ -102,8 +118,13 @@ def test_property_below_threshold_strong_iff_complex(ratio, complex_failure):
     prior=st.booleans(),
 )
 def test_property_complex_is_the_disjunction(cats, patch_errors, attempts, ratio, prior):
-    got = is_complex_failure(error_categories=cats, patch_errors=patch_errors, attempts=attempts, health_ratio=ratio,
-                             prior_escalated_action=prior)
+    got = is_complex_failure(
+        error_categories=cats,
+        patch_errors=patch_errors,
+        attempts=attempts,
+        health_ratio=ratio,
+        prior_escalated_action=prior,
+    )
     assert got == (len(set(cats)) >= 2 or patch_errors >= 2 or attempts >= 4 or ratio >= 0.8 or prior)
     # Complex or unhealthy never routes to the cheap model.
     if got:
@@ -167,11 +188,14 @@ TIERS = load_config_text(
 @given(confidence=st.floats(0, 1, allow_nan=False), attempts=st.integers(0, 20))
 def test_already_strong_is_judged_by_tier_not_by_name(confidence, attempts):
     # A strong-tier model that is not the Doctor's configured strong model still counts as strong.
-    assert should_escalate_doctor_model(TIERS, current_model="big-other", confidence=confidence, attempts=attempts) is False
-    # A cheap-tier model of another name escalates by the same rule as the configured cheap one.
-    assert should_escalate_doctor_model(TIERS, current_model="small-other", confidence=confidence, attempts=attempts) == (
-        confidence < 0.6 and attempts >= 2
+    assert (
+        should_escalate_doctor_model(TIERS, current_model="big-other", confidence=confidence, attempts=attempts)
+        is False
     )
+    # A cheap-tier model of another name escalates by the same rule as the configured cheap one.
+    assert should_escalate_doctor_model(
+        TIERS, current_model="small-other", confidence=confidence, attempts=attempts
+    ) == (confidence < 0.6 and attempts >= 2)
 
 
 def test_prior_escalated_action_defaults_to_false():

@@ -19,8 +19,10 @@ from autopack_core.plugins import load_plugins
 THREE_PHASES = """goal: g
 phases:
   - {id: fix-add, goal: fix add, category: bugfix, complexity: low, scope: [app/core.py], checks: [flaky]}
-  - {id: extra, goal: optional extra, category: feature, complexity: low, scope: [app/core.py], checks: [flaky], optional: true}
-  - {id: last, goal: last one, category: feature, complexity: low, scope: [app/core.py], checks: [flaky], optional: true}
+  - {id: extra, goal: optional extra, category: feature, complexity: low, scope: [app/core.py],
+     checks: [flaky], optional: true}
+  - {id: last, goal: last one, category: feature, complexity: low, scope: [app/core.py],
+     checks: [flaky], optional: true}
 """
 
 

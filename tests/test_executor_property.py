@@ -126,7 +126,8 @@ health_budget:
 PLAN = """goal: g
 phases:
   - {id: fix-add, goal: fix add, category: bugfix, complexity: low, scope: [app/core.py], checks: [flaky]}
-  - {id: extra, goal: optional extra, category: feature, complexity: low, scope: [app/core.py], checks: [flaky], optional: true}
+  - {id: extra, goal: optional extra, category: feature, complexity: low, scope: [app/core.py],
+     checks: [flaky], optional: true}
 """
 
 

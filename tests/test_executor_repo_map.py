@@ -70,7 +70,8 @@ def run(tmp_path: Path, scripted: Scripted, phases: list[tuple[str, str, bool]])
 
     ws = tmp_path / "ws"
     (tmp_path / "models.yaml").write_text(
-        "providers:\n  s: {kind: scripted}\nmodels:\n  m: {provider: s, tier: cheap}\n  n: {provider: s, tier: strong}\n"
+        "providers:\n  s: {kind: scripted}\n"
+        "models:\n  m: {provider: s, tier: cheap}\n  n: {provider: s, tier: strong}\n"
         "routing:\n  default: {cheap: m, strong: n}\n"
     )
     lines = ["goal: keep the map true", "phases:"]

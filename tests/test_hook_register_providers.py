@@ -40,7 +40,9 @@ def test_hook_register_providers_adds_a_kind():
     kinds = plugins.registry("providers")
     assert kinds["shouty"].plugin == "shouty"
     assert {"openai", "anthropic", "gemini", "recorded"} <= set(kinds)
-    cfg = load_config_text("providers:\n  s: {kind: shouty, options: {suffix: '?!'}}\nmodels:\n  m: {provider: s, tier: cheap}\n")
+    cfg = load_config_text(
+        "providers:\n  s: {kind: shouty, options: {suffix: '?!'}}\nmodels:\n  m: {provider: s, tier: cheap}\n"
+    )
 
     async def go():
         async with ModelCaller(cfg, kinds) as c:

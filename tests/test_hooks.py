@@ -38,7 +38,7 @@ def test_hook_register_roles():
 
         name = "reviewer"
         description = "says whether a phase's goal reads clearly"
-        default_template = "[system]\nReply with JSON {\"clear\": true|false}.\n[user]\n$phase_goal\n$omitted"
+        default_template = '[system]\nReply with JSON {"clear": true|false}.\n[user]\n$phase_goal\n$omitted'
 
         def build_prompt(self, context: RoleContext, *, context_tokens: int, template: str | None = None) -> Prompt:
             return assemble_prompt(context, template or self.default_template, context_tokens=context_tokens)
@@ -75,7 +75,9 @@ def test_hook_register_quality_checks(autopack_workspace):
 def test_hook_register_health_checks(autopack_workspace, tmp_path, monkeypatch):
     checks = load_plugins().registry("health_checks")
     assert all(checks[n].obj.tier == "t0" for n in ("workspace_git", "event_store", "environment"))
-    ctx = HealthContext(workspace=autopack_workspace, db_path=tmp_path / "s" / "a.db", required_env=("AUTOPACK_TEST_KEY",))
+    ctx = HealthContext(
+        workspace=autopack_workspace, db_path=tmp_path / "s" / "a.db", required_env=("AUTOPACK_TEST_KEY",)
+    )
     monkeypatch.delenv("AUTOPACK_TEST_KEY", raising=False)
     assert asyncio.run(checks["workspace_git"].obj.run(ctx)).ok
     assert asyncio.run(checks["event_store"].obj.run(ctx)).ok
@@ -89,7 +91,9 @@ def test_hook_register_fix_types(autopack_workspace):
     from autopack_core.contracts import FixContext
     from autopack_core.fixrules import AllowlistFixType, Cmd, Program
 
-    make = AllowlistFixType("make", "make test only", [Program(names=("make",), command=Cmd(subcommands={"test": Cmd()}))])
+    make = AllowlistFixType(
+        "make", "make test only", [Program(names=("make",), command=Cmd(subcommands={"test": Cmd()}))]
+    )
     ps = load_plugins(extra=[("f", plugin(register_fix_types=lambda register: register("make", make)))])
     got = ps.registry("fix_types")
     assert got["make"].obj is make and got["make"].plugin == "f"
@@ -156,7 +160,11 @@ def test_hook_register_commands():
 
 def test_hook_event_appended(tmp_path):
     seen = []
-    ps = load_plugins(extra=[("obs", plugin(event_appended=lambda envelopes: seen.append([(e.seq, e.event.type) for e in envelopes])))])
+    ps = load_plugins(
+        extra=[
+            ("obs", plugin(event_appended=lambda envelopes: seen.append([(e.seq, e.event.type) for e in envelopes])))
+        ]
+    )
     from autopack_core.commands.options import AppContext
 
     store = AppContext(ps).open_store(tmp_path / "e.db", create=True)

@@ -73,7 +73,8 @@ def test_an_inserted_event_is_found(cli, recorded_db):
         db,
         f"UPDATE events SET seq = -seq WHERE run_id = '{run_id}' AND seq >= 4",
         f"UPDATE events SET seq = -seq + 1 WHERE run_id = '{run_id}' AND seq < 0",
-        f"INSERT INTO events SELECT run_id, 4, ts, type, payload, hash FROM events WHERE run_id = '{run_id}' AND seq = 3",
+        "INSERT INTO events SELECT run_id, 4, ts, type, payload, hash FROM events "
+        f"WHERE run_id = '{run_id}' AND seq = 3",
     )
     res = cli("verify", "--db", str(db))
     assert res.returncode == 1
@@ -100,8 +101,14 @@ def test_last_event_edit_is_found(cli, tmp_path, plugin_set, n_events):
 
     db = tmp_path / "e.db"
     with EventStore(db, plugin_set.codec) as s:
-        s.append("r", [ev.HintRecorded(phase_id="p", category="c", hint=str(i)) for i in range(n_events)], expected_seq=0)
-    _tamper(db, f"UPDATE events SET payload = replace(payload, '\"hint\":\"{n_events - 1}\"', '\"hint\":\"z\"') WHERE seq = {n_events}")
+        s.append(
+            "r", [ev.HintRecorded(phase_id="p", category="c", hint=str(i)) for i in range(n_events)], expected_seq=0
+        )
+    _tamper(
+        db,
+        f'UPDATE events SET payload = replace(payload, \'"hint":"{n_events - 1}"\', \'"hint":"z"\') '
+        f"WHERE seq = {n_events}",
+    )
     res = cli("verify", "--db", str(db))
     assert res.returncode == 1
     assert f"seq {n_events}: changed".encode() in res.stderr

@@ -112,7 +112,11 @@ def test_illegal_transitions_append_nothing(store):
     _assert_refused(s, store, ev.PatchApplied(phase_id="a", files=()), match="cannot applied while building")
     # A batch is all or nothing: the legal first event is not appended either.
     _assert_refused(
-        s, store, ev.PatchProposed(phase_id="a", text="d"), ev.PhaseCompleted(phase_id="a"), match="cannot complete while applying"
+        s,
+        store,
+        ev.PatchProposed(phase_id="a", text="d"),
+        ev.PhaseCompleted(phase_id="a"),
+        match="cannot complete while applying",
     )
     s.record(ev.ErrorClassified(phase_id="a", category="malformed_output", signature="s", message="m"))
     _assert_refused(s, store, ev.PhaseSkipped(phase_id="a", reason="r"), match="not optional")
@@ -133,7 +137,11 @@ def test_plan_revision_replaces_pending_phases(store):
     s = _new_run(store, PhaseSpec(id="a", goal="A"), PhaseSpec(id="b", goal="B"), PhaseSpec(id="c", goal="C"))
     s.record(ev.PhaseStarted(phase_id="a"))
     s.record(ev.ErrorClassified(phase_id="a", category="test_failure", signature="x", message="m"))
-    s.record(ev.PlanRevised(revision=1, reason="approach flawed", phases=(PhaseSpec(id="a", goal="A2"), PhaseSpec(id="b2", goal="B2"))))
+    s.record(
+        ev.PlanRevised(
+            revision=1, reason="approach flawed", phases=(PhaseSpec(id="a", goal="A2"), PhaseSpec(id="b2", goal="B2"))
+        )
+    )
     assert list(s.view.phases) == ["a", "b2"]
     assert s.view.phases["a"].status == "diagnosing"
     s.record(ev.StepRetried(phase_id="a", step="building"))
@@ -148,7 +156,11 @@ def test_execute_fix_path_and_phase_rollback(store):
     s.record(ev.PhaseStarted(phase_id="a"), ev.PatchProposed(phase_id="a", text="d"))
     s.record(ev.ErrorClassified(phase_id="a", category="infrastructure", signature="x", message="merge conflict"))
     s.record(ev.DoctorInvoked(phase_id="a", model="cheap"))
-    s.record(ev.DoctorDiagnosed(phase_id="a", action="execute_fix", confidence=0.9, fix_type="git", fix_commands=("git checkout -- a.py",)))
+    s.record(
+        ev.DoctorDiagnosed(
+            phase_id="a", action="execute_fix", confidence=0.9, fix_type="git", fix_commands=("git checkout -- a.py",)
+        )
+    )
     s.record(ev.ActionTaken(phase_id="a", action="execute_fix"))
     assert s.view.phases["a"].status == "fixing"
     s.record(ev.FixExecuted(phase_id="a", fix_type="git", command="git checkout -- a.py", exit_code=0))
@@ -186,5 +198,8 @@ def test_a_new_run_records_its_plugins_and_gets_a_sortable_id(store, plugin_set)
     assert len(first.run_id) == 26 and first.run_id <= second.run_id
     created = store.first_event(first.run_id).event
     assert created.autopack_version == __version__
-    assert {(p.name, p.distribution) for p in created.plugins} >= {("quality_checks", "autopack"), ("health_checks", "autopack")}
+    assert {(p.name, p.distribution) for p in created.plugins} >= {
+        ("quality_checks", "autopack"),
+        ("health_checks", "autopack"),
+    }
     assert created.workspace == "/w" and created.config_digest == "d"

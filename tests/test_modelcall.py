@@ -77,7 +77,9 @@ def test_error_categories():
 
 
 def test_cost_from_config_prices():
-    cfg = load_config_text("models:\n  m: {provider: recorded, tier: cheap, price_per_mtok_in: 3, price_per_mtok_out: 15}\n")
+    cfg = load_config_text(
+        "models:\n  m: {provider: recorded, tier: cheap, price_per_mtok_in: 3, price_per_mtok_out: 15}\n"
+    )
     assert cost_usd(cfg.models["m"], 1_000_000, 2_000_000) == 33.0
 
 
@@ -89,7 +91,9 @@ def test_unknown_provider_kind_is_a_config_error(provider_kinds):
         async with ModelCaller(cfg, provider_kinds, record=events.extend) as c:
             await c.call("m", "p")
 
-    with pytest.raises(ConfigError, match=r"k\.yaml: providers\.x\.kind: no installed plugin provides kind 'telepathy'"):
+    with pytest.raises(
+        ConfigError, match=r"k\.yaml: providers\.x\.kind: no installed plugin provides kind 'telepathy'"
+    ):
         asyncio.run(go())
     assert events == []  # refused before anything is recorded
 

@@ -28,8 +28,14 @@ def test_core_never_imports_plugins():
 
 def test_no_bare_plugins_top_level_import(tmp_path):
     res = subprocess.run(
-        [sys.executable, "-c", "import importlib.util as u; print(u.find_spec('plugins'), u.find_spec('autopack_plugins') is not None)"],
-        cwd=tmp_path, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import importlib.util as u; print(u.find_spec('plugins'), u.find_spec('autopack_plugins') is not None)",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert res.stdout.split() == ["None", "True"]
 
@@ -39,11 +45,25 @@ def test_builtin_plugins_are_entry_points_of_the_autopack_distribution():
     for name in ("quality_checks", "health_checks"):
         assert eps[name].value.startswith("autopack_plugins.")
         assert eps[name].dist.name == "autopack"
-    assert distribution("autopack").entry_points.select(group="console_scripts")["autopack"].value == "autopack_core.cli:main"
+    assert (
+        distribution("autopack").entry_points.select(group="console_scripts")["autopack"].value
+        == "autopack_core.cli:main"
+    )
 
 
 def test_top_level_layout():
-    for name in ("setup.cfg", "pyproject.toml", "autopack_core", "plugins", "config", "tests", "scripts", "README.md", "docs", ".ci/run"):
+    for name in (
+        "setup.cfg",
+        "pyproject.toml",
+        "autopack_core",
+        "plugins",
+        "config",
+        "tests",
+        "scripts",
+        "README.md",
+        "docs",
+        ".ci/run",
+    ):
         assert (ROOT / name).exists(), name
 
 
@@ -52,12 +72,12 @@ def test_help_imports_no_heavy_library():
         "import sys\n"
         "from autopack_core.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = sorted(m for m in ('aiohttp', 'dulwich', 'rich', 'ruamel', 'sqlite_utils', 'transitions', 'cattrs', 'hypothesis') if m in sys.modules)\n"
+        "heavy = sorted(m for m in ('aiohttp', 'dulwich', 'rich', 'ruamel', 'sqlite_utils', 'transitions', "
+        "'cattrs', 'hypothesis') if m in sys.modules)\n"
         "print(','.join(heavy), file=sys.stderr)\n"
     )
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert res.stderr.strip() == ""
-
 
 
 def test_every_subpackage_is_listed_in_pyproject():

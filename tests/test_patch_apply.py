@@ -63,9 +63,7 @@ def test_search_replace_ambiguous_names_block(tmp_path: Path) -> None:
 
 def test_search_replace_no_match_names_block(tmp_path: Path) -> None:
     ws = _ws(tmp_path, {"a.py": "x = 1\n"})
-    with pytest.raises(
-        PatchApplyError, match=r"a\.py: search/replace block 1 \(line 2\): SEARCH text not found"
-    ):
+    with pytest.raises(PatchApplyError, match=r"a\.py: search/replace block 1 \(line 2\): SEARCH text not found"):
         governed_apply("a.py\n<<<<<<< SEARCH\nz = 1\n=======\nz = 2\n>>>>>>> REPLACE\n", ws)
 
 
@@ -123,8 +121,7 @@ def test_write_failure_rolls_back_files_already_replaced(tmp_path: Path) -> None
     ws = _ws(tmp_path, {"a.txt": "a\n", "locked/b.txt": "b\n"})
     before = snapshot(ws)
     reply = (
-        "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n"
-        "--- a/locked/b.txt\n+++ b/locked/b.txt\n@@ -1 +1 @@\n-b\n+B\n"
+        "--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n--- a/locked/b.txt\n+++ b/locked/b.txt\n@@ -1 +1 @@\n-b\n+B\n"
     )
     os.chmod(ws / "locked", 0o555)
     try:
@@ -207,14 +204,10 @@ def test_no_temp_files_left_behind(tmp_path: Path) -> None:
 def test_events_from_results(tmp_path: Path) -> None:
     ws = _ws(tmp_path, {"a.txt": "a\n"})
     ok = governed_apply("--- a/a.txt\n+++ b/a.txt\n@@ -1 +1 @@\n-a\n+A\n", ws)
-    assert applied_event("p1", ok, commit="abc") == PatchApplied(
-        phase_id="p1", files=("a.txt",), commit="abc"
-    )
+    assert applied_event("p1", ok, commit="abc") == PatchApplied(phase_id="p1", files=("a.txt",), commit="abc")
     refused = governed_apply("--- /dev/null\n+++ b/.git/config\n@@ -0,0 +1 @@\n+x\n", ws)
     ev = refused_event("p1", refused)
-    assert isinstance(ev, PatchRefused) and [(r.path, r.rule) for r in ev.reasons] == [
-        (".git/config", "git-dir")
-    ]
+    assert isinstance(ev, PatchRefused) and [(r.path, r.rule) for r in ev.reasons] == [(".git/config", "git-dir")]
 
 
 def test_refusal_as_exception(tmp_path: Path) -> None:
@@ -234,7 +227,9 @@ def test_check_reports_a_file_in_the_way_of_a_directory(tmp_path: Path) -> None:
 
 
 def test_proposed_event_lists_files_and_format() -> None:
-    reply = "Plan:\n--- a/a.txt\n+++ b/b.txt\n@@ -1 +1 @@\n-a\n+b\nc.py\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n"
+    reply = (
+        "Plan:\n--- a/a.txt\n+++ b/b.txt\n@@ -1 +1 @@\n-a\n+b\nc.py\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n"
+    )
     ev = proposed_event("p1", reply)
     # A plain diff whose names differ is one file, the new name (as git apply reads it).
     assert ev == PatchProposed(phase_id="p1", text=reply, format="mixed", files=("b.txt", "c.py"))

@@ -197,7 +197,10 @@ def _inside(path: str, root: str) -> bool:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(ops=st.lists(OPS, min_size=1, max_size=3), hostile=st.one_of(st.just(set(HOSTILE)), st.sets(st.sampled_from(sorted(HOSTILE)))))
+@given(
+    ops=st.lists(OPS, min_size=1, max_size=3),
+    hostile=st.one_of(st.just(set(HOSTILE)), st.sets(st.sampled_from(sorted(HOSTILE)))),
+)
 def test_no_patch_reaches_outside(ops: list[tuple[str, str, str]], hostile: set[str]) -> None:
     with tempfile.TemporaryDirectory(dir=_FAST_TMP) as tmp:
         base = Path(os.path.realpath(tmp))

@@ -29,7 +29,9 @@ MiB = 1024 * 1024
 
 def run(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     env = {k: v for k, v in os.environ.items() if k != "AUTOPACK_RAISE_ERRORS"}
-    return subprocess.run([AUTOPACK, *args], check=False, input=stdin, capture_output=True, env=env, timeout=120, cwd=cwd)
+    return subprocess.run(
+        [AUTOPACK, *args], check=False, input=stdin, capture_output=True, env=env, timeout=120, cwd=cwd
+    )
 
 
 def git_binary_lines(data: bytes) -> str:

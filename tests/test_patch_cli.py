@@ -103,7 +103,7 @@ def test_help_does_not_import_patch_machinery() -> None:
 
 def test_the_workspace_config_sets_the_policy(ws: Path) -> None:
     (ws / "config").mkdir()
-    (ws / "config" / "models.yaml").write_text("governance:\n  protected_paths: [\"*.txt\"]\n")
+    (ws / "config" / "models.yaml").write_text('governance:\n  protected_paths: ["*.txt"]\n')
     before = snapshot(ws)
     r = run("patch", "apply", "-", "-w", str(ws), stdin=GOOD)
     assert r.returncode == 1 and "a.txt: protected-path:" in r.stderr

@@ -104,10 +104,7 @@ def test_size_limits(tmp_path: Path) -> None:
 
 
 def _new_file(path: str, body: str = "pwned\n", mode: str = "100644") -> str:
-    return (
-        f"diff --git a/{path} b/{path}\nnew file mode {mode}\n--- /dev/null\n+++ b/{path}\n"
-        f"@@ -0,0 +1 @@\n+{body}"
-    )
+    return f"diff --git a/{path} b/{path}\nnew file mode {mode}\n--- /dev/null\n+++ b/{path}\n@@ -0,0 +1 @@\n+{body}"
 
 
 def _modify(path: str, old: str, new: str) -> str:
@@ -189,14 +186,12 @@ MALICIOUS = [
     ("symlink-then-write", _symlink("door", "src") + _new_file("door/pwned.txt"), "symlink-write"),
     (
         "control-char",
-        'diff --git "a/x\\001y" "b/x\\001y"\nnew file mode 100644\n--- /dev/null\n+++ "b/x\\001y"\n'
-        "@@ -0,0 +1 @@\n+x\n",
+        'diff --git "a/x\\001y" "b/x\\001y"\nnew file mode 100644\n--- /dev/null\n+++ "b/x\\001y"\n@@ -0,0 +1 @@\n+x\n',
         "control-character",
     ),
     (
         "nul-char",
-        'diff --git "a/x\\000y" "b/x\\000y"\nnew file mode 100644\n--- /dev/null\n+++ "b/x\\000y"\n'
-        "@@ -0,0 +1 @@\n+x\n",
+        'diff --git "a/x\\000y" "b/x\\000y"\nnew file mode 100644\n--- /dev/null\n+++ "b/x\\000y"\n@@ -0,0 +1 @@\n+x\n',
         "control-character",
     ),
     (
@@ -308,7 +303,9 @@ def test_no_accepted_patch_escapes_or_touches_protected(sandbox, parts, sep, for
     path = sep.join(parts)
     q = _quote("b/" + path)
     if form == "git":
-        patch = f"diff --git {_quote('a/' + path)} {q}\nnew file mode 100644\n--- /dev/null\n+++ {q}\n@@ -0,0 +1 @@\n+x\n"
+        patch = (
+            f"diff --git {_quote('a/' + path)} {q}\nnew file mode 100644\n--- /dev/null\n+++ {q}\n@@ -0,0 +1 @@\n+x\n"
+        )
     elif form == "plain":
         patch = f"--- /dev/null\n+++ {q}\n@@ -0,0 +1 @@\n+x\n"
     elif form == "symlink":

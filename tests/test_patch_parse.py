@@ -110,11 +110,7 @@ new file mode 120000
     new, gone, moved, tool, empty, link = parse_reply(reply)
     assert new.is_new and new.new_mode == MODE_EXEC and new.path == "new.sh"
     assert gone.is_delete and gone.old_path == "gone.txt" and gone.new_path is None
-    assert (
-        moved.is_rename
-        and (moved.old_path, moved.new_path) == ("old name.txt", "new name.txt")
-        and not moved.hunks
-    )
+    assert moved.is_rename and (moved.old_path, moved.new_path) == ("old name.txt", "new name.txt") and not moved.hunks
     assert (tool.old_mode, tool.new_mode) == (MODE_FILE, MODE_EXEC)
     assert empty.is_new and not empty.hunks
     assert link.new_mode == MODE_LINK and link.hunks[0].lines == (("+", b"target"),)

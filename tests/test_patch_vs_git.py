@@ -80,9 +80,7 @@ def change_set(draw: st.DrawFn) -> tuple[dict[str, bytes], dict[str, bytes], fro
         if fate == "edit":
             after[n] = draw(edited(data))
         elif fate == "rename":
-            after["moved/" + n.replace("/", "_")] = (
-                data + b"tail\n" if data.endswith(b"\n") or not data else data
-            )
+            after["moved/" + n.replace("/", "_")] = data + b"tail\n" if data.endswith(b"\n") or not data else data
         elif fate == "same":
             after[n] = data
     if draw(st.booleans()):
@@ -186,9 +184,7 @@ def test_changed_context_agrees_with_git_apply(change, data) -> None:
 
 # Cases hypothesis finds only rarely, pinned as examples.
 PINNED = [
-    pytest.param(
-        {"a.txt": b"x\ny\nz"}, {"a.txt": b"x\ny\nz\n"}, {"a.txt": b"x\ny\nz"}, id="add-final-newline"
-    ),
+    pytest.param({"a.txt": b"x\ny\nz"}, {"a.txt": b"x\ny\nz\n"}, {"a.txt": b"x\ny\nz"}, id="add-final-newline"),
     pytest.param({"a.txt": b"x\r\ny\r\n"}, {"a.txt": b"x\r\nY\r\n"}, {"a.txt": b"x\r\ny\r\n"}, id="crlf"),
     pytest.param(
         {"a.txt": b"1\n2\n3\n4\n5\n6\n7\n"},

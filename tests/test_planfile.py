@@ -119,8 +119,8 @@ CASES = [
     (
         "goal: x\nphases:\n  - id: a b\n    goal: g\n",
         (
-            "plan.yaml:3: phases[0].id: 'a b' is not a valid id (letters, digits, '-', '_' and '.', starting with a letter "
-            "or digit, at most 100 characters)"
+            "plan.yaml:3: phases[0].id: 'a b' is not a valid id (letters, digits, '-', '_' and '.', "
+            "starting with a letter or digit, at most 100 characters)"
         ),
     ),
     (
@@ -186,8 +186,8 @@ CASES = [
     (
         "goal: x\nphases:\n  - id: a\n    goal: g\n    colour: red\n",
         (
-            "plan.yaml:5: phases[0].colour: unknown key (expected one of: id, goal, category, complexity, scope, checks, "
-            "optional)"
+            "plan.yaml:5: phases[0].colour: unknown key "
+            "(expected one of: id, goal, category, complexity, scope, checks, optional)"
         ),
     ),
     (
@@ -265,8 +265,8 @@ def test_phases_from_data_accepts_json_shapes() -> None:
         (
             [{"id": "a", "goal": "g"}, {"id": "b", "goal": "g"}, {"id": "../x", "goal": "g"}],
             (
-                "doctor reply: revised_phases[2].id: '../x' is not a valid id (letters, digits, '-', '_' and '.', starting "
-                "with a letter or digit, at most 100 characters)"
+                "doctor reply: revised_phases[2].id: '../x' is not a valid id "
+                "(letters, digits, '-', '_' and '.', starting with a letter or digit, at most 100 characters)"
             ),
         ),
         (
@@ -280,8 +280,8 @@ def test_phases_from_data_accepts_json_shapes() -> None:
         (
             [{"id": "a", "goal": "g", "why": "x"}],
             (
-                "doctor reply: revised_phases[0].why: unknown key (expected one of: id, goal, category, complexity, scope, "
-                "checks, optional)"
+                "doctor reply: revised_phases[0].why: unknown key "
+                "(expected one of: id, goal, category, complexity, scope, checks, optional)"
             ),
         ),
         (

@@ -57,7 +57,8 @@ def test_a_broken_plugin_is_one_warning_and_the_rest_load(cli, plugin_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout == b"greetings from goodplug\n"
     assert res.stderr.decode().splitlines() == [
-        "autopack: warning: plugin 'brokenplug' (acme-plugins) failed to load: ImportError: missing dependency frobnicate"
+        "autopack: warning: plugin 'brokenplug' (acme-plugins) failed to load: "
+        "ImportError: missing dependency frobnicate"
     ]
 
 
@@ -97,8 +98,14 @@ def test_plugins_lists_distribution_version_and_hooks(cli, plugin_path):
 
 def test_a_plugin_with_an_unknown_hook_is_reported(cli, tmp_path):
     path = fake_distribution(
-        tmp_path / "s2", "typo-plug", {"typo": "typo_mod"},
-        {"typo_mod": "from autopack_core.hookspecs import hookimpl\n@hookimpl\ndef register_provider(register):\n    pass\n"},
+        tmp_path / "s2",
+        "typo-plug",
+        {"typo": "typo_mod"},
+        {
+            "typo_mod": (
+                "from autopack_core.hookspecs import hookimpl\n@hookimpl\ndef register_provider(register):\n    pass\n"
+            )
+        },
     )
     res = cli("plugins", env=env_with(path))
     assert res.returncode == 0
@@ -158,15 +165,24 @@ def test_a_separately_installed_plugin_package_is_used(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     vpy = venv / "bin" / "python"
-    site = subprocess.run([str(vpy), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], capture_output=True, text=True, check=True).stdout.strip()
+    site = subprocess.run(
+        [str(vpy), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     # Autopack itself and its dependencies come from this test's environment.
     outer = [p for p in sys.path if p.endswith("site-packages")]
     Path(site, "outer.pth").write_text("\n".join(outer) + "\n")
     subprocess.run(
         [str(vpy), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", str(pkg)],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
-    run = lambda *a: subprocess.run([str(vpy), "-m", "autopack_core.cli", *a], capture_output=True, text=True, timeout=120)  # noqa: E731
+
+    def run(*a: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(vpy), "-m", "autopack_core.cli", *a], capture_output=True, text=True, timeout=120)
+
     listed = run("plugins", "--json")
     assert listed.returncode == 0, listed.stderr
     hello = next(p for p in json.loads(listed.stdout)["plugins"] if p["name"] == "hello")
@@ -176,4 +192,9 @@ def test_a_separately_installed_plugin_package_is_used(tmp_path):
     assert called.returncode == 0, called.stderr
     assert called.stdout == "green from autopack-hello\n"
     # The outer environment does not see it: the install really went into the venv.
-    assert "autopack-hello" not in subprocess.run([sys.executable, "-m", "autopack_core.cli", "plugins"], capture_output=True, text=True).stdout
+    assert (
+        "autopack-hello"
+        not in subprocess.run(
+            [sys.executable, "-m", "autopack_core.cli", "plugins"], capture_output=True, text=True
+        ).stdout
+    )

@@ -46,7 +46,11 @@ def test_prompt_json_sends_the_wire_format_and_reads_usage(scripted_server, tmp_
     assert req.path == wire.path("wire-model")
     body = json.dumps(req.json)
     assert "question?" in body and "sys" in body and "wire-model" in json.dumps(req.json) + req.path
-    auth = {"openai": ("Authorization", "Bearer sk-cli"), "anthropic": ("x-api-key", "sk-cli"), "gemini": ("x-goog-api-key", "sk-cli")}[kind]
+    auth = {
+        "openai": ("Authorization", "Bearer sk-cli"),
+        "anthropic": ("x-api-key", "sk-cli"),
+        "gemini": ("x-goog-api-key", "sk-cli"),
+    }[kind]
     assert req.headers[auth[0]] == auth[1]
 
 
@@ -107,7 +111,10 @@ def test_invalid_config_refused_with_line_number(tmp_path, scripted_server):
     for args in (["prompt", "-m", "m1", "hi"], ["models"]):
         r = run_cli([*args, "--config", str(cfg)], env=KEY)
         assert r.returncode == 2
-        assert r.stderr.strip() == f"autopack: error: {cfg}:{line}: models.m1.tier: expected cheap or strong, got string 'medium'"
+        assert (
+            r.stderr.strip()
+            == f"autopack: error: {cfg}:{line}: models.m1.tier: expected cheap or strong, got string 'medium'"
+        )
     assert scripted_server.requests == []
 
 

@@ -70,7 +70,10 @@ def test_configured_version_header(scripted_server, provider_kinds):
     cfg = config_for("anthropic", scripted_server.url, extra="")
     from autopack_core.config_load import load_config_text
 
-    text = f"providers:\n  srv: {{kind: anthropic, base_url: '{scripted_server.url}', anthropic_version: '2099-01-01'}}\nmodels:\n  m1: {{provider: srv, tier: strong}}\n"
+    text = (
+        f"providers:\n  srv: {{kind: anthropic, base_url: '{scripted_server.url}', anthropic_version: '2099-01-01'}}\n"
+        "models:\n  m1: {provider: srv, tier: strong}\n"
+    )
     cfg = load_config_text(text)
     call_model(cfg, provider_kinds, "m1", "p")
     assert scripted_server.requests[0].headers["anthropic-version"] == "2099-01-01"

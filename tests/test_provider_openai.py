@@ -28,8 +28,7 @@ def wire() -> Wire:
 
 def test_request_headers_and_body(scripted_server, provider_kinds):
     scripted_server.enqueue(json=ok("hi", 3, 4))
-    cfg = config_for("openai", scripted_server.url + "/v1", api_model="gpt-wire",
-                     extra="")
+    cfg = config_for("openai", scripted_server.url + "/v1", api_model="gpt-wire", extra="")
     result, _ = call_model(cfg, provider_kinds, "m1", "the prompt", system="the system")
     assert not isinstance(result, Exception), result
     req = scripted_server.requests[0]

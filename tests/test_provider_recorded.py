@@ -55,11 +55,25 @@ def test_yaml_cassette_matchers_and_order(tmp_path, provider_kinds):
         "  - {prompt_contains: 'special', text: 'special answer', repeat: true}\n"
     )
     cfg = cfg_for(tmp_path, "cassette", "c.yaml")
-    out, events = calls(cfg, provider_kinds, [
-        ("cheap-a", "builder", "x"), ("strong-b", "builder", "y"), ("cheap-a", "auditor", "z"),
-        ("cheap-a", "doctor", "a special one"), ("cheap-a", "doctor", "special again"), ("cheap-a", "builder", "more"),
-    ])
-    assert [getattr(o, "text", None) for o in out[:5]] == ["build 1", "build 2", "audit 1", "special answer", "special answer"]
+    out, events = calls(
+        cfg,
+        provider_kinds,
+        [
+            ("cheap-a", "builder", "x"),
+            ("strong-b", "builder", "y"),
+            ("cheap-a", "auditor", "z"),
+            ("cheap-a", "doctor", "a special one"),
+            ("cheap-a", "doctor", "special again"),
+            ("cheap-a", "builder", "more"),
+        ],
+    )
+    assert [getattr(o, "text", None) for o in out[:5]] == [
+        "build 1",
+        "build 2",
+        "audit 1",
+        "special answer",
+        "special answer",
+    ]
     assert (out[0].input_tokens, out[0].output_tokens, out[0].cost_usd) == (10, 20, 30 / 1e6)
     assert isinstance(out[5], NoRecordedAnswer) and "role=builder" in str(out[5])
     assert events[-1].category == "no_recorded_answer"
@@ -69,7 +83,11 @@ def test_jsonl_cassette(tmp_path, provider_kinds):
     lines = [{"model": "cheap-a", "text": "one"}, {"model": "cheap-a", "prompt": "exact", "text": "two"}]
     (tmp_path / "c.jsonl").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     cfg = cfg_for(tmp_path, "cassette", "c.jsonl")
-    out, _ = calls(cfg, provider_kinds, [("cheap-a", "builder", "exact"), ("cheap-a", "builder", "other"), ("cheap-a", "b", "exact")])
+    out, _ = calls(
+        cfg,
+        provider_kinds,
+        [("cheap-a", "builder", "exact"), ("cheap-a", "builder", "other"), ("cheap-a", "b", "exact")],
+    )
     assert [getattr(o, "text", None) for o in out] == ["one", None, "two"]
 
 
@@ -105,7 +123,9 @@ def _record_a_run(tmp_path, provider_kinds):
         "  - {text: 'first auditor'}\n  - {text: 'second builder'}\n"
     )
     cfg = cfg_for(tmp_path, "cassette", "first.yaml")
-    out, events = calls(cfg, provider_kinds, [("cheap-a", "builder", "b1"), ("strong-b", "auditor", "a1"), ("cheap-a", "builder", "b2")])
+    out, events = calls(
+        cfg, provider_kinds, [("cheap-a", "builder", "b1"), ("strong-b", "auditor", "a1"), ("cheap-a", "builder", "b2")]
+    )
     assert all(not isinstance(o, Exception) for o in out)
     from autopack_core.codec import EventCodec
 
@@ -123,7 +143,9 @@ def test_event_log_replays_answers_in_order_by_role_and_model(tmp_path, provider
     export = _record_a_run(tmp_path, provider_kinds)
     cfg = cfg_for(tmp_path, "event_log", export)
     # Asked in a different interleaving: each role/model still gets its own answers in order.
-    out, _ = calls(cfg, provider_kinds, [("strong-b", "auditor", "?"), ("cheap-a", "builder", "?"), ("cheap-a", "builder", "?")])
+    out, _ = calls(
+        cfg, provider_kinds, [("strong-b", "auditor", "?"), ("cheap-a", "builder", "?"), ("cheap-a", "builder", "?")]
+    )
     assert [o.text for o in out] == ["first auditor", "first builder", "second builder"]
     assert (out[1].input_tokens, out[1].output_tokens) == (3, 4)
 
@@ -131,7 +153,9 @@ def test_event_log_replays_answers_in_order_by_role_and_model(tmp_path, provider
 def test_event_log_match_by_prompt(tmp_path, provider_kinds):
     export = _record_a_run(tmp_path, provider_kinds)
     cfg = cfg_for(tmp_path, "event_log", export, match="prompt")
-    out, _ = calls(cfg, provider_kinds, [("cheap-a", "builder", "b2"), ("cheap-a", "builder", "b1"), ("cheap-a", "builder", "b3")])
+    out, _ = calls(
+        cfg, provider_kinds, [("cheap-a", "builder", "b2"), ("cheap-a", "builder", "b1"), ("cheap-a", "builder", "b3")]
+    )
     assert [getattr(o, "text", None) for o in out[:2]] == ["second builder", "first builder"]
     assert isinstance(out[2], NoRecordedAnswer)
 
@@ -149,13 +173,17 @@ def test_event_log_from_a_real_store_export(tmp_path):
     """``autopack prompt --db`` then ``autopack export``: the export replays through the CLI."""
     (tmp_path / "c.yaml").write_text("answers:\n  - {text: 'stored answer', input_tokens: 1, output_tokens: 2}\n")
     cfg = tmp_path / "models.yaml"
-    cfg.write_text("providers:\n  rec: {kind: recorded, cassette: c.yaml}\nmodels:\n  r1: {provider: rec, tier: cheap}\n")
+    cfg.write_text(
+        "providers:\n  rec: {kind: recorded, cassette: c.yaml}\nmodels:\n  r1: {provider: rec, tier: cheap}\n"
+    )
     db = tmp_path / "s.db"
     assert run_cli(["prompt", "-m", "r1", "--config", str(cfg), "--db", str(db), "hi"]).returncode == 0
     r = run_cli(["export", "_prompts", "--db", str(db), "-o", str(tmp_path / "run.jsonl")])
     assert r.returncode == 0, r.stderr
     cfg2 = tmp_path / "replay.yaml"
-    cfg2.write_text("providers:\n  rec: {kind: recorded, event_log: run.jsonl}\nmodels:\n  r1: {provider: rec, tier: cheap}\n")
+    cfg2.write_text(
+        "providers:\n  rec: {kind: recorded, event_log: run.jsonl}\nmodels:\n  r1: {provider: rec, tier: cheap}\n"
+    )
     r = run_cli(["prompt", "-m", "r1", "--config", str(cfg2), "--json", "anything"])
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["text"] == "stored answer"

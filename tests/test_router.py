@@ -60,8 +60,15 @@ def test_escalates_cheap_to_strong_after_configured_failures(router):
     routes = [router.route("builder", failed_attempts=n, phase_id="p1") for n in range(5)]
     assert [r.model for r in routes] == ["c1", "c1", "s1", "s1", "s1"]
     events = [r.escalation for r in routes if r.escalation]
-    assert events == [ev.ModelEscalated(role="builder", from_model="c1", to_model="s1",
-                                        reason="2 failed attempts (routing.escalation.after_failed_attempts: 2)", phase_id="p1")]
+    assert events == [
+        ev.ModelEscalated(
+            role="builder",
+            from_model="c1",
+            to_model="s1",
+            reason="2 failed attempts (routing.escalation.after_failed_attempts: 2)",
+            phase_id="p1",
+        )
+    ]
 
 
 def test_override_model_escalates_to_role_strong(router):
@@ -81,8 +88,12 @@ def test_escalation_disabled():
     assert r.route("builder", failed_attempts=50).model == "c1"
 
 
-@given(st.integers(min_value=0, max_value=100), st.sampled_from(["builder", "auditor", "doctor", "x"]),
-       st.sampled_from([None, "docs", "tests", "feature"]), st.sampled_from([None, "low", "medium", "high"]))
+@given(
+    st.integers(min_value=0, max_value=100),
+    st.sampled_from(["builder", "auditor", "doctor", "x"]),
+    st.sampled_from([None, "docs", "tests", "feature"]),
+    st.sampled_from([None, "low", "medium", "high"]),
+)
 def test_route_properties(failed, role, category, complexity):
     router = Router(load_config_text(CONFIG))
     r = router.route(role, category=category, complexity=complexity, failed_attempts=failed)
@@ -96,17 +107,21 @@ def test_route_properties(failed, role, category, complexity):
 
 # --- quotas -----------------------------------------------------------------
 
-QUOTA = CONFIG + """
+QUOTA = (
+    CONFIG
+    + """
 quotas:
   run: {max_tokens: 1000}
   per_model:
     c1: {max_cost_usd: 0.5}
 """
+)
 
 
 def answered(model, i, o, cost):
-    return ev.ModelCallAnswered(call_id="x", role="builder", provider="p", model=model, text="", input_tokens=i,
-                                output_tokens=o, cost_usd=cost)
+    return ev.ModelCallAnswered(
+        call_id="x", role="builder", provider="p", model=model, text="", input_tokens=i, output_tokens=o, cost_usd=cost
+    )
 
 
 def test_quota_tracker_run_tokens_and_model_cost():
@@ -114,7 +129,9 @@ def test_quota_tracker_run_tokens_and_model_cost():
     assert q.check("c1") is None
     q.observe([answered("c1", 0, 0, 0.5)])
     over = q.check("c1", phase_id="p")
-    assert over == ev.BudgetExhausted(scope="run", budget="quotas.per_model.c1.max_cost_usd", used=0.5, limit=0.5, phase_id="p")
+    assert over == ev.BudgetExhausted(
+        scope="run", budget="quotas.per_model.c1.max_cost_usd", used=0.5, limit=0.5, phase_id="p"
+    )
     assert q.check("c2") is None
     q.observe([answered("c2", 600, 400, 0)])
     assert q.check("c2").budget == "quotas.run.max_tokens"

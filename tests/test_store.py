@@ -115,7 +115,11 @@ def test_reading_streams_with_flat_memory(store):
     store.conn.execute("PRAGMA synchronous=OFF")
     big = "x" * 2000
     for i in range(20):
-        store.append("r", [ev.HintRecorded(phase_id="p", category="c", hint=big + str(j)) for j in range(1000)], expected_seq=i * 1000)
+        store.append(
+            "r",
+            [ev.HintRecorded(phase_id="p", category="c", hint=big + str(j)) for j in range(1000)],
+            expected_seq=i * 1000,
+        )
 
     def peak_while_reading(limit: int) -> int:
         tracemalloc.start()
@@ -144,7 +148,8 @@ WRITER = textwrap.dedent(
     seq = 0
     print("ready", flush=True)
     while True:
-        store.append("r", [ev.HintRecorded(phase_id="p", category="c", hint="h" * 500) for _ in range(3)], expected_seq=seq)
+        hints = [ev.HintRecorded(phase_id="p", category="c", hint="h" * 500) for _ in range(3)]
+        store.append("r", hints, expected_seq=seq)
         seq += 3
     """
 )

@@ -23,13 +23,24 @@ def load(config_path: Path | None) -> "AutopackConfig":
 @click.command()
 @click.option("--model", "-m", "model", required=True, help="A model name from the config's models: section.")
 @click.option("--system", default="", help="System prompt.")
-@click.option("--role", default="prompt", show_default=True, help="Role recorded with the call (recorded providers match on it).")
+@click.option(
+    "--role", default="prompt", show_default=True, help="Role recorded with the call (recorded providers match on it)."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print text, model, provider, tokens, cost and attempts as JSON.")
 @record_db_option
 @config_option
 @click.argument("text")
 @pass_app
-def prompt(app: AppContext, model: str, system: str, role: str, as_json: bool, db: Path | None, config_path: Path | None, text: str) -> None:
+def prompt(
+    app: AppContext,
+    model: str,
+    system: str,
+    role: str,
+    as_json: bool,
+    db: Path | None,
+    config_path: Path | None,
+    text: str,
+) -> None:
     """Send TEXT to one model and print its reply.
 
     Goes through the same path a run uses (provider plugin, retries,
@@ -116,7 +127,9 @@ def models(as_json: bool, config_path: Path | None) -> None:
     click.echo(f"# {cfg.source}")
     width = max([len(r["name"]) for r in rows] + [5])
     pw = max([len(r["provider"]) for r in rows] + [8])
-    click.echo(f"{'MODEL':<{width}}  {'PROVIDER':<{pw}}  {'KIND':<9}  {'TIER':<6}  {'IN $/Mtok':>9}  {'OUT $/Mtok':>10}  KEY")
+    click.echo(
+        f"{'MODEL':<{width}}  {'PROVIDER':<{pw}}  {'KIND':<9}  {'TIER':<6}  {'IN $/Mtok':>9}  {'OUT $/Mtok':>10}  KEY"
+    )
     for r in rows:
         click.echo(
             f"{r['name']:<{width}}  {r['provider']:<{pw}}  {r['kind']:<9}  {r['tier']:<6}  "

@@ -86,5 +86,7 @@ def config_option(f: Callable[..., Any]) -> Callable[..., Any]:
         "config_path",
         type=click.Path(dir_okay=False, path_type=Path),
         default=None,
-        help="Config file. Default: config/models.yaml here if present (or AUTOPACK_CONFIG), else the built-in defaults.",
+        help=(
+            "Config file. Default: config/models.yaml here if present (or AUTOPACK_CONFIG), else the built-in defaults."
+        ),
     )(f)

@@ -144,7 +144,12 @@ def _read_stream(fh: Any, limit: int) -> bytes | None:
 @patch_group.command()
 @_patch_options
 def check(
-    patchfile: Path, workspace: Path, protect: tuple[str, ...], allow_binary: bool, fuzz: int | None, config_path: Path | None
+    patchfile: Path,
+    workspace: Path,
+    protect: tuple[str, ...],
+    allow_binary: bool,
+    fuzz: int | None,
+    config_path: Path | None,
 ) -> None:
     """Say whether PATCHFILE (or - for stdin) would apply; write nothing.
 
@@ -157,7 +162,12 @@ def check(
 @patch_group.command()
 @_patch_options
 def apply(
-    patchfile: Path, workspace: Path, protect: tuple[str, ...], allow_binary: bool, fuzz: int | None, config_path: Path | None
+    patchfile: Path,
+    workspace: Path,
+    protect: tuple[str, ...],
+    allow_binary: bool,
+    fuzz: int | None,
+    config_path: Path | None,
 ) -> None:
     """Apply PATCHFILE (or - for stdin) to the workspace, all files or none.
 

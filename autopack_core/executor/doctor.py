@@ -43,6 +43,7 @@ from autopack_core.executor import recovery
 if TYPE_CHECKING:
     from autopack_core.executor.loop import Executor
 
+
 def _recurring(x: Executor, pid: str) -> int:
     c = x.cursor.phase(pid)
     assert c.diagnosis is not None
@@ -361,7 +362,9 @@ def rollback(x: Executor, pid: str, reason: str) -> None:
     try:
         rescued = fixes.save_uncommitted(x)  # uncommitted changes are never lost to the reset
     except WorkspaceError as exc:
-        x.fail_run(pid, f"rollback not done, the workspace is left as it is: uncommitted changes cannot be saved: {exc}")
+        x.fail_run(
+            pid, f"rollback not done, the workspace is left as it is: uncommitted changes cannot be saved: {exc}"
+        )
         return
     x.ws.reset_hard(target)
     x.crash("rollback")

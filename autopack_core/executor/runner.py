@@ -69,7 +69,8 @@ def check_plan(plan: Plan, plugins: Any, source: str) -> None:
             if check.name not in checks:
                 known = ", ".join(sorted(checks)) or "none"
                 raise PlanError(
-                    f"{source}: phases[{i}].checks[{j}]: no quality check {check.name!r} is installed (installed: {known})"
+                    f"{source}: phases[{i}].checks[{j}]: no quality check {check.name!r} is installed "
+                    f"(installed: {known})"
                 )
     roles = plugins.registry("roles")
     missing = [r for r in REQUIRED_ROLES if r not in roles]
@@ -253,7 +254,8 @@ async def start_run(
     if dirty:
         shown = ", ".join(dirty[:10]) + (f" and {len(dirty) - 10} more" if len(dirty) > 10 else "")
         raise WorkspaceRefused(
-            f"{workspace}: uncommitted changes in {shown}; commit or stash them first (Autopack never changes a dirty workspace)"
+            f"{workspace}: uncommitted changes in {shown}; commit or stash them first "
+            "(Autopack never changes a dirty workspace)"
         )
     ws.ensure_state_excluded(STATE_FOLDER)
     store = open_store(db, plugins, create=True)

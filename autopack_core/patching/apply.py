@@ -186,9 +186,7 @@ def _apply_edit(ws: _Workspace, e: FileEdit, policy: gov.GovernancePolicy) -> No
                 f"{name}: new mode ({e.new_mode:o}) does not match old mode ({e.old_mode:o})", path=name
             )
         if e.old_mode is not None and not _same_type(e.old_mode, base.mode):
-            raise PatchApplyError(
-                f"{e.old_path}: wrong type (the patch expects mode {e.old_mode:o})", path=name
-            )
+            raise PatchApplyError(f"{e.old_path}: wrong type (the patch expects mode {e.old_mode:o})", path=name)
     if e.binary:
         content = _apply_binary(e, base.content or b"")
     elif e.blocks:
@@ -229,9 +227,7 @@ def _apply_binary(e: FileEdit, old: bytes) -> bytes:
             f"{name}: a binary change without binary data ('Binary files ... differ') cannot be applied", path=name
         )
     if len(e.old_oid) != 40 or len(e.new_oid) != 40:
-        raise PatchApplyError(
-            f"{name}: cannot apply binary patch without binary data and a full index line", path=name
-        )
+        raise PatchApplyError(f"{name}: cannot apply binary patch without binary data and a full index line", path=name)
     if e.old_path is not None and binary.blob_id(old) != e.old_oid:
         raise PatchApplyError(f"{name}: binary patch does not match the current file", path=name)
     kind, data = e.binary_payload
@@ -326,9 +322,7 @@ def _plan_refusals(ws: _Workspace, policy: gov.GovernancePolicy) -> list[Refusal
     links = {p for p, e in ws.planned.items() if e.mode == MODE_LINK and e.content is not None}
     for path, entry in changes:
         parents = path.split("/")
-        through = next(
-            ("/".join(parents[:k]) for k in range(1, len(parents)) if "/".join(parents[:k]) in links), None
-        )
+        through = next(("/".join(parents[:k]) for k in range(1, len(parents)) if "/".join(parents[:k]) in links), None)
         if through is not None:
             out.append(
                 Refusal(

@@ -582,9 +582,7 @@ def _no_links(rel: str) -> bytes | None:
 _PROTECTED_RULES = (GIT_DIR, AUTOPACK_DIR, PROTECTED_PATH)
 
 
-def judge_link(
-    path: str, target: bytes, policy: GovernancePolicy, lookup: Callable[[str], bytes | None]
-) -> str | None:
+def judge_link(path: str, target: bytes, policy: GovernancePolicy, lookup: Callable[[str], bytes | None]) -> str | None:
     """Why the symlink at ``path`` must not exist in the tree ``lookup``
     describes, or None if it may: it leads outside, into a protected path or
     into an exec-protected folder, or the chain loops. Judged as POSIX reads
@@ -651,15 +649,9 @@ def check_exec(path: str, mode: int | None, policy: GovernancePolicy = DEFAULT_P
         return []
     parts = components(path)
     hit = matches_any(path, policy.exec_protected_paths)
-    if (
-        hit
-        or any(is_git_name(p) or is_state_name(p) for p in parts)
-        or matches_any(path, policy.protected_paths)
-    ):
+    if hit or any(is_git_name(p) or is_state_name(p) for p in parts) or matches_any(path, policy.protected_paths):
         why = f"matches {hit!r}" if hit else "is protected"
-        return [
-            Refusal(path=path, rule=EXEC_BIT, message=f"setting the executable bit is refused: path {why}")
-        ]
+        return [Refusal(path=path, rule=EXEC_BIT, message=f"setting the executable bit is refused: path {why}")]
     return []
 
 

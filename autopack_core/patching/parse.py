@@ -493,9 +493,7 @@ def _parse_plain_section(r: _Reader) -> FileEdit:
     new_path = _header_name(r.lines[r.i + 1][4:], git=False)
     r.i += 2
     if old_path is None and new_path is None:
-        raise PatchParseError(
-            f"line {start + 1}: both file names are /dev/null", kind="bad-header", line=start + 1
-        )
+        raise PatchParseError(f"line {start + 1}: both file names are /dev/null", kind="bad-header", line=start + 1)
     if old_path is not None and new_path is not None and old_path != new_path:
         # Like git (find_name_traditional): differing names in a plain diff
         # are one file, not a rename; the new name, unless the old one is a
@@ -618,9 +616,7 @@ def parse_reply(reply: str | bytes, *, max_binary_bytes: int = DEFAULT_MAX_INFLA
             flush()
             edits.append(_parse_git_section(r))
         elif (
-            line.startswith(b"--- ")
-            and (r.peek(1) or b"").startswith(b"+++ ")
-            and (r.peek(2) or b"").startswith(b"@@")
+            line.startswith(b"--- ") and (r.peek(1) or b"").startswith(b"+++ ") and (r.peek(2) or b"").startswith(b"@@")
         ):
             flush()
             edits.append(_parse_plain_section(r))
