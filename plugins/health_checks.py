@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sqlite3
 from typing import TYPE_CHECKING, Callable
 
 from autopack_core.hookspecs import hookimpl
@@ -41,6 +40,8 @@ class EventStoreReachable:
         if folder.exists() and not os.access(folder, os.W_OK):
             return _outcome(False, f"{folder}: not writable")
         if context.db_path.exists():
+            import sqlite3  # here, not at the top: every autopack start loads this plugin
+
             try:
                 with sqlite3.connect(f"file:{context.db_path}?mode=ro", uri=True) as conn:
                     conn.execute("SELECT count(*) FROM sqlite_master").fetchone()

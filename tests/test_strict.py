@@ -69,7 +69,7 @@ def test_the_error_class_is_the_callers():
 def test_codec_config_and_cassettes_share_one_converter_base():
     from autopack_core.codec import strict_converter
     from autopack_core.config_load import make_converter
-    from autopack_plugins.provider_recorded import _converter
+    from autopack_plugins.recorded_answers import _converter
 
     for conv in (strict_converter(), make_converter(), _converter()):
         with pytest.raises(Exception) as info:
