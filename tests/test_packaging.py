@@ -99,3 +99,12 @@ def test_every_provider_plugin_has_an_entry_point():
     eps = data["project"]["entry-points"]["autopack"]
     for module in (ROOT / "plugins").glob("provider_*.py"):
         assert eps.get(module.stem) == f"autopack_plugins.{module.stem}"
+
+
+def test_the_builtin_pytest_check_needs_no_extra():
+    # `pip install -e . && autopack demo` (the README's main job) runs the demo's
+    # pytest check with Autopack's own interpreter: pytest must come with a plain install.
+    from importlib.metadata import requires
+
+    plain = [r for r in requires("autopack") or [] if "extra ==" not in r]
+    assert any(r.replace(" ", "").startswith("pytest>=") for r in plain), plain
