@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from plugin_install import install_plugin_package
 
 from autopack_core.testing import make_git_workspace
 
@@ -177,26 +177,8 @@ def register_fix_types(register):
 
 @pytest.mark.slow
 def test_a_separately_installed_fix_type_is_listed_and_used(tmp_path):
-    pkg = tmp_path / "autopack-npm-fix"
-    pkg.mkdir()
-    (pkg / "pyproject.toml").write_text(NPM_PYPROJECT)
-    (pkg / "autopack_npm_fix.py").write_text(NPM_MODULE)
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    vpy = venv / "bin" / "python"
-    site = subprocess.run(
-        [str(vpy), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    # Autopack itself and its dependencies come from this test's environment.
-    outer = [p for p in sys.path if p.endswith("site-packages")]
-    Path(site, "outer.pth").write_text("\n".join(outer) + "\n")
-    subprocess.run(
-        [str(vpy), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", str(pkg)],
-        check=True,
-        capture_output=True,
+    vpy = install_plugin_package(
+        tmp_path, "autopack-npm-fix", {"pyproject.toml": NPM_PYPROJECT, "autopack_npm_fix.py": NPM_MODULE}
     )
     ws = make_git_workspace(tmp_path / "ws")
 

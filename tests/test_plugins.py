@@ -10,6 +10,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from plugin_install import install_plugin_package
 
 
 def fake_distribution(root: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str]) -> Path:
@@ -158,26 +159,8 @@ def register_commands(cli):
 
 @pytest.mark.slow
 def test_a_separately_installed_plugin_package_is_used(tmp_path):
-    pkg = tmp_path / "autopack-hello"
-    pkg.mkdir()
-    (pkg / "pyproject.toml").write_text(PLUGIN_PYPROJECT)
-    (pkg / "autopack_hello.py").write_text(PLUGIN_MODULE)
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
-    vpy = venv / "bin" / "python"
-    site = subprocess.run(
-        [str(vpy), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    # Autopack itself and its dependencies come from this test's environment.
-    outer = [p for p in sys.path if p.endswith("site-packages")]
-    Path(site, "outer.pth").write_text("\n".join(outer) + "\n")
-    subprocess.run(
-        [str(vpy), "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation", "--no-index", str(pkg)],
-        check=True,
-        capture_output=True,
+    vpy = install_plugin_package(
+        tmp_path, "autopack-hello", {"pyproject.toml": PLUGIN_PYPROJECT, "autopack_hello.py": PLUGIN_MODULE}
     )
 
     def run(*a: str) -> subprocess.CompletedProcess[str]:
