@@ -287,3 +287,44 @@ ANSWERS_SIMPLE = [
     {"role": "builder", "text": GOOD_ADD, "repeat": True},
     {"role": "auditor", "text": APPROVE, "repeat": True},
 ]
+
+
+def run_against_server(ws: Path, server: Any, replies: list[Any], extra_config: str = "", *, plugins: Any = None):
+    """``autopack run`` of ``ws/plan.yaml`` in process, every model played by ``server`` (OpenAI wire format).
+
+    ``replies`` are reply texts (answered 200) or ``enqueue`` keyword dicts.
+    Returns (exit code, run id, store path, the run's events, plain progress output).
+    """
+    import asyncio
+    import io
+
+    from autopack_core.executor.progress import PlainProgress
+    from autopack_core.executor.runner import start_run
+    from autopack_core.plugins import load_plugins
+    from autopack_core.projections import fold_run
+    from autopack_core.store import EventStore
+    from autopack_core.views import view_to_dict
+
+    cfg = http_config(ws, server.url, extra_config)
+    for r in replies:
+        if isinstance(r, str):
+            server.enqueue(200, openai_body(r))
+        else:
+            server.enqueue(**r)
+    plugins = plugins or load_plugins()
+    out = io.StringIO()
+    code, run_id, db = asyncio.run(
+        start_run(
+            plugins=plugins,
+            plan_path=ws / "plan.yaml",
+            workspace=ws,
+            config_path=cfg,
+            db=None,
+            progress_factory=lambda codec: PlainProgress(out),
+        )
+    )
+    with EventStore(db, plugins.codec) as store:
+        envs = list(store.iter_events(run_id))
+        # The state the run showed is the fold of its log.
+        assert view_to_dict(fold_run(envs)) == view_to_dict(fold_run(store.iter_events(run_id)))
+    return code, run_id, db, [e.event for e in envs], out.getvalue()

@@ -8,7 +8,6 @@ runs, the ``recorded`` provider for the kill-and-resume run).
 from __future__ import annotations
 
 import asyncio
-import io
 import os
 import sys
 import time
@@ -18,6 +17,7 @@ from typing import Any
 import attrs
 import pytest
 from executor_support import (
+    run_against_server,
     ADD_GOAL,
     APPROVE,
     CHECK_ADD,
@@ -30,21 +30,16 @@ from executor_support import (
     event_types,
     fork_autopack,
     git,
-    http_config,
     make_project,
-    openai_body,
     payloads,
     recorded_config,
     run_ids,
 )
 
-from autopack_core.executor.progress import PlainProgress
-from autopack_core.executor.runner import start_run
 from autopack_core.plugins import load_plugins
 from autopack_core.projections import fold_run
 from autopack_core.store import EventStore
 from autopack_core.testing import ScriptedServer
-from autopack_core.views import view_to_dict
 
 FIX_ON = """doctor:
   allow_execute_fix_global: true
@@ -103,26 +98,8 @@ class Outcome:
 def run_scenario(
     ws: Path, server: ScriptedServer, replies: list[str], *, config: str = FIX_ON, plugins: Any = None
 ) -> Outcome:
-    cfg = http_config(ws, server.url, config)
-    for r in replies:
-        server.enqueue(200, openai_body(r))
-    plugins = plugins or load_plugins()
-    out = io.StringIO()
-    code, run_id, db = asyncio.run(
-        start_run(
-            plugins=plugins,
-            plan_path=ws / "plan.yaml",
-            workspace=ws,
-            config_path=cfg,
-            db=None,
-            progress_factory=lambda codec: PlainProgress(out),
-        )
-    )
-    with EventStore(db, plugins.codec) as store:
-        envs = list(store.iter_events(run_id))
-    view = fold_run(envs)
-    assert view_to_dict(view) == view_to_dict(fold_run(envs))
-    return Outcome(code, run_id, ws, [e.event for e in envs], [r.json for r in server.requests], out.getvalue())
+    code, run_id, _db, events, output = run_against_server(ws, server, replies, config, plugins=plugins)
+    return Outcome(code, run_id, ws, events, [r.json for r in server.requests], output)
 
 
 def project(tmp_path: Path, checks: str = f"[{CHECK_ADD}]", files: dict[str, str] | None = None) -> Path:

@@ -8,8 +8,6 @@ are real subprocesses. Only the models' words are scripted.
 
 from __future__ import annotations
 
-import asyncio
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import attrs
 import pytest
 from executor_support import (
+    run_against_server,
     ADD_GOAL,
     APPROVE,
     GOOD_ADD,
@@ -25,19 +24,14 @@ from executor_support import (
     WRONG_ADD,
     doctor,
     git,
-    http_config,
     make_project,
-    openai_body,
     plan_text,
 )
 
-from autopack_core.executor.progress import PlainProgress
-from autopack_core.executor.runner import start_run
 from autopack_core.plugins import load_plugins
 from autopack_core.projections import fold_run
 from autopack_core.store import EventStore
 from autopack_core.testing import ScriptedServer
-from autopack_core.views import view_to_dict
 
 
 @attrs.define
@@ -73,29 +67,8 @@ def scenario(
     for rel, text in (files or {}).items():
         (ws / rel).parent.mkdir(parents=True, exist_ok=True)
         (ws / rel).write_text(text)
-    cfg = http_config(ws, server.url, config)
-    for r in replies:
-        if isinstance(r, str):
-            server.enqueue(200, openai_body(r))
-        else:
-            server.enqueue(**r)
-    plugins = load_plugins()
-    out = io.StringIO()
-    code, run_id, db = asyncio.run(
-        start_run(
-            plugins=plugins,
-            plan_path=ws / "plan.yaml",
-            workspace=ws,
-            config_path=cfg,
-            db=None,
-            progress_factory=lambda codec: PlainProgress(out),
-        )
-    )
-    with EventStore(db, plugins.codec) as store:
-        envs = list(store.iter_events(run_id))
-        # The state the run showed is the fold of its log.
-        assert view_to_dict(fold_run(envs)) == view_to_dict(fold_run(store.iter_events(run_id)))
-    return Outcome(code, run_id, db, ws, [e.event for e in envs], [r.json for r in server.requests], out.getvalue())
+    code, run_id, db, events, output = run_against_server(ws, server, replies, config)
+    return Outcome(code, run_id, db, ws, events, [r.json for r in server.requests], output)
 
 
 def test_routing_sends_each_role_to_its_configured_model(tmp_path: Path, scripted_server: ScriptedServer) -> None:
