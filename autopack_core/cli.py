@@ -12,7 +12,6 @@ codes. Start-up stays light: click and the plugin loader only.
 from __future__ import annotations
 
 import os
-import sqlite3
 import sys
 from typing import Any, NoReturn, Sequence
 
@@ -131,9 +130,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         if _raise_errors():
             raise
         _error(str(exc), exc.exit_code)
-    except sqlite3.DatabaseError as exc:
+    except Exception as exc:
         # Corruption inside an SQLite file shows only when a page is read.
-        if _raise_errors():
+        # sqlite3 is looked up, not imported: only a command that opened a
+        # store can raise its errors, and --help should not pay for it.
+        sqlite3 = sys.modules.get("sqlite3")
+        if sqlite3 is None or not isinstance(exc, sqlite3.DatabaseError) or _raise_errors():
             raise
         _error(f"the event store is damaged or unreadable: {exc}", EXIT_BAD_INPUT)
     sys.exit(rv if isinstance(rv, int) else 0)

@@ -10,12 +10,12 @@ line by the CLI) and the rest still load, unless ``AUTOPACK_STRICT_PLUGINS=1``.
 from __future__ import annotations
 
 import os
-from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Callable, Iterable, NamedTuple
 
 import pluggy
 
 from autopack_core import hookspecs
+from autopack_core.entrypoints import find_entry_points
 from autopack_core.errors import PluginError
 
 ENTRY_POINT_GROUP = "autopack"
@@ -141,7 +141,7 @@ def load_plugins(
     allowlist: Iterable[str] | None = None,
     disabled: Iterable[str] = (),
     extra: Iterable[tuple[str, object]] = (),
-    entry_point_source: Callable[[], Iterable[EntryPoint]] | None = None,
+    entry_point_source: Callable[[], Iterable[Any]] | None = None,
 ) -> PluginSet:
     """Load every ``autopack`` entry point (each in its own try) into a new manager.
 
@@ -157,7 +157,7 @@ def load_plugins(
     pm = make_plugin_manager()
     infos: list[PluginInfo] = []
     failures: list[PluginFailure] = []
-    eps = entry_point_source() if entry_point_source else entry_points(group=ENTRY_POINT_GROUP)
+    eps = entry_point_source() if entry_point_source else find_entry_points(ENTRY_POINT_GROUP)
     for ep in sorted(eps, key=lambda e: e.name):
         seen.add(ep.name)
         if (allow is not None and ep.name not in allow) or ep.name in skip:
