@@ -2,10 +2,10 @@
 
 attrs' frozen ``__init__`` sets each field through ``object.__setattr__``;
 calling each slot's descriptor directly costs well under half as much. A replay
-builds an event and an envelope per stored row, so this is a large part of its
-time. Only for classes whose ``__init__`` does nothing else (no validators,
-converters, defaults factories run for given values, or init hooks: checked
-here, else the class itself is used), and only where the input is trusted to
+builds an event per stored row, so this is a large part of its time. Only for
+classes whose ``__init__`` does nothing else (no validators, converters,
+defaults factories run for given values, or init hooks: checked here, else the
+class itself is used), and only where the input is trusted to
 hold the class's own field values (the store's own rows).
 """
 
@@ -73,22 +73,6 @@ def dict_builder(
             env[f"conv{i}"] = convert[name]
             value = f"conv{i}({value})"
         body.append(f"    set{i}(o, {value})")
-    body.append("    return o")
-    exec("\n".join(body), env)  # noqa: S102 - source built above from field names only
-    return env["build"]  # type: ignore[no-any-return]
-
-
-def positional_builder(cls: type) -> Callable[..., Any]:
-    """A function taking ``cls``'s fields positionally, in order (``cls`` itself if it is not plain)."""
-    names = _plain(cls)
-    if names is None:
-        return lambda *args: cls(**dict(zip([f.name for f in attrs.fields(cls)], args, strict=False)))
-    env: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    args = ", ".join(f"a{i}" for i in range(len(names)))
-    body = [f"def build({args}):", "    o = new(cls)"]
-    for i, name in enumerate(names):
-        env[f"set{i}"] = cls.__dict__[name].__set__
-        body.append(f"    set{i}(o, a{i})")
     body.append("    return o")
     exec("\n".join(body), env)  # noqa: S102 - source built above from field names only
     return env["build"]  # type: ignore[no-any-return]

@@ -30,7 +30,6 @@ from autopack_core.errors import (
     StoreError,
 )
 from autopack_core.events import Envelope, Event
-from autopack_core.slots import positional_builder
 from autopack_core.timeutil import utc_now_iso
 
 MIGRATION_SET = "autopack"
@@ -68,8 +67,9 @@ class RawRow:
     hash: str
 
 
-# Replay builds one per stored event; see ``slots``.
-_new_envelope = positional_builder(Envelope)
+# Envelope is a named tuple: ``_tuple_new(Envelope, (run_id, seq, ts, event,
+# hash))`` builds one without the Python-level ``__new__`` of NamedTuple.
+_tuple_new = tuple.__new__
 
 
 def chain_hash(prev_hash: str, run_id: str, seq: int, ts: str, type_tag: str, payload: str) -> str:
@@ -78,8 +78,7 @@ def chain_hash(prev_hash: str, run_id: str, seq: int, ts: str, type_tag: str, pa
 
 
 _sha256 = hashlib.sha256
-_INSERT_HEAD = "INSERT INTO events (run_id, seq, ts, type, payload, hash) VALUES "
-_INSERT_ONE = _INSERT_HEAD + "(?, ?, ?, ?, ?, ?)"
+_INSERT = "INSERT INTO events (run_id, seq, ts, type, payload, hash) VALUES (?, ?, ?, ?, ?, ?)"
 
 
 Observer = Callable[[Sequence[Envelope]], None]
@@ -119,7 +118,6 @@ class EventStore:
         self.observer_errors: list[Exception] = []
         self._heads: dict[str, tuple[int, str]] = {}
         self._batch: list[Envelope] | None = None
-        self._insert_cache: dict[int, str] = {}
         self._made: list[Path] = []  # the file and folders this instance created, deepest first
         if not self.path.exists():
             if readonly or not create:
@@ -155,8 +153,6 @@ class EventStore:
                 raise ForeignDatabaseError(f"{self.path}: not a usable SQLite database ({exc})") from exc
             raise
         self.conn = conn
-        # Rows one INSERT may carry: six bound values a row, within SQLite's limit.
-        self._rows_per_statement = max(1, min(conn.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER), 30_000) // 6)
 
     @classmethod
     def open(
@@ -275,13 +271,12 @@ class EventStore:
         payloads = self.codec.encode_many(events)
         conn = self.conn
         in_batch = self._batch is not None
-        # One INSERT statement is atomic on its own (SQLite's statement journal),
-        # so a failed append leaves no rows in a batch without a savepoint. Only an
-        # append too large for one statement needs one.
-        single = len(events) <= self._rows_per_statement
+        # One prepared single-row INSERT run by executemany: a multi-row VALUES
+        # statement must be compiled for every new row count and is half as
+        # fast. In a batch, a savepoint makes the append all-or-nothing.
         if not in_batch:
             self._begin()
-        elif not single:
+        else:
             conn.execute("SAVEPOINT autopack_append")
         try:
             if expected_seq == 0:
@@ -292,33 +287,26 @@ class EventStore:
                 last_seq, prev = self._known_head(run_id, expected_seq)
             if last_seq != expected_seq:
                 raise self._stale(run_id, expected_seq, last_seq)
-            rows: list[object] = []
+            rows: list[tuple[object, ...]] = []
             out = []
             ts = self.clock()
             seq = last_seq
             sha256 = _sha256
-            envelope = _new_envelope
+            new = _tuple_new
             for event, payload in zip(events, payloads, strict=True):
                 seq += 1
                 tag = event.type
                 # chain_hash, inlined, over the payload's bytes as encoded
                 prev = sha256(f"{prev}\x1f{run_id}\x1f{seq}\x1f{ts}\x1f{tag}\x1f".encode() + payload).hexdigest()
-                rows.extend((run_id, seq, ts, tag, payload.decode(), prev))
-                out.append(envelope(run_id, seq, ts, event, prev))
-            if single:
-                conn.execute(self._insert_sql(len(events)), rows)
-            else:
-                conn.executemany(_INSERT_ONE, [rows[i : i + 6] for i in range(0, len(rows), 6)])
-            if not in_batch:
-                conn.execute("COMMIT")
-            elif not single:
-                conn.execute("RELEASE autopack_append")
+                rows.append((run_id, seq, ts, tag, payload.decode(), prev))
+                out.append(new(Envelope, (run_id, seq, ts, event, prev)))
+            conn.executemany(_INSERT, rows)
+            conn.execute("RELEASE autopack_append" if in_batch else "COMMIT")
         except BaseException as exc:
             self._heads.pop(run_id, None)
             if in_batch:
-                if not single:
-                    conn.execute("ROLLBACK TO autopack_append")
-                    conn.execute("RELEASE autopack_append")
+                conn.execute("ROLLBACK TO autopack_append")
+                conn.execute("RELEASE autopack_append")
             elif conn.in_transaction:
                 conn.execute("ROLLBACK")
             if isinstance(exc, sqlite3.IntegrityError):
@@ -341,13 +329,6 @@ class EventStore:
             f"but the log is at seq {last_seq} (another writer appended)"
         )
 
-    def _insert_sql(self, n: int) -> str:
-        sql = self._insert_cache.get(n)
-        if sql is None:
-            sql = _INSERT_HEAD + ", ".join(["(?, ?, ?, ?, ?, ?)"] * n)
-            self._insert_cache[n] = sql
-        return sql
-
     def _notify(self, out: Sequence[Envelope]) -> None:
         if not out:
             return
@@ -365,7 +346,7 @@ class EventStore:
         if self.readonly:
             raise StoreError(f"{self.path}: opened read-only; nothing can be imported")
         self.conn.executemany(
-            "INSERT INTO events (run_id, seq, ts, type, payload, hash) VALUES (?, ?, ?, ?, ?, ?)",
+            _INSERT,
             [(r.run_id, r.seq, r.ts, r.type, r.payload, r.hash) for r in rows],
         )
 
@@ -416,7 +397,7 @@ class EventStore:
         codec = self.codec
         builders = codec.stored_builders
         loads = orjson.loads
-        envelope = _new_envelope
+        new = _tuple_new
         cur = self.conn.execute(
             "SELECT seq, ts, type, payload, hash FROM events WHERE run_id = ? AND seq >= ? ORDER BY seq",
             (run_id, from_seq),
@@ -429,11 +410,12 @@ class EventStore:
             # decode_stored, inlined over a whole fetch: this is most of a replay's time.
             try:
                 envs = [
-                    envelope(run_id, seq, ts, builders[tag](loads(payload)), h) for seq, ts, tag, payload, h in batch
+                    new(Envelope, (run_id, seq, ts, builders[tag](loads(payload)), h))
+                    for seq, ts, tag, payload, h in batch
                 ]
             except Exception:  # noqa: BLE001 - a row that does not fit gets the strict decoder and its error
                 envs = [
-                    envelope(run_id, seq, ts, codec.decode_stored(tag, payload, f"run {run_id} seq {seq}"), h)
+                    new(Envelope, (run_id, seq, ts, codec.decode_stored(tag, payload, f"run {run_id} seq {seq}"), h))
                     for seq, ts, tag, payload, h in batch
                 ]
             yield from envs
