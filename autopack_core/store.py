@@ -268,7 +268,6 @@ class EventStore:
         """
         if not events:
             return []
-        payloads = self.codec.encode_many(events)
         conn = self.conn
         in_batch = self._batch is not None
         # One prepared single-row INSERT run by executemany: a multi-row VALUES
@@ -293,7 +292,7 @@ class EventStore:
             seq = last_seq
             sha256 = _sha256
             new = _tuple_new
-            for event, payload in zip(events, payloads, strict=True):
+            for event, payload in zip(events, self.codec.iter_encode(events), strict=True):
                 seq += 1
                 tag = event.type
                 # chain_hash, inlined, over the payload's bytes as encoded

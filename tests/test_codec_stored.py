@@ -28,6 +28,24 @@ def test_encode_is_the_union_layout_and_decode_stored_rebuilds_it(cls, data):
     assert stored == CODEC.decode(cls.type, raw)
 
 
+def test_a_value_orjson_cannot_take_gets_the_converters_bytes_or_error():
+    # The generated encoder hands a tuple subclass (a named tuple) to the
+    # converter, which writes it as a list; a too-large int fails in both.
+    from typing import NamedTuple
+
+    class Pair(NamedTuple):
+        a: str
+        b: str
+
+    event = ev.PatchApplied(phase_id="p", files=Pair("x", "y"))  # type: ignore[arg-type]
+    assert CODEC.encode(event) == orjson.dumps(CODEC.converter.unstructure(event, CODEC.union))
+    assert orjson.loads(CODEC.encode(event))["files"] == ["x", "y"]
+    with pytest.raises(EventDecodeError, match="run_resumed"):
+        CODEC.encode(ev.RunResumed(from_seq=2**70))
+    with pytest.raises(UnknownEventType):
+        CODEC.encode_many([ev.PhaseStarted(phase_id="a"), object()])  # type: ignore[list-item]
+
+
 def test_nested_classes_and_tuples_come_back_as_themselves():
     spec = PhaseSpec(id="a", goal="g", scope=("x",), checks=(CheckSpec(name="pytest", options=(("k", "v"),)),))
     created = CODEC.decode_stored("run_created", CODEC.encode(ev.RunCreated(goal="g", phases=(spec,))))
