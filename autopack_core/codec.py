@@ -8,7 +8,7 @@ under ``type``; an unknown tag is ``UnknownEventType``, never a ``KeyError``.
 from __future__ import annotations
 
 import typing
-from typing import Any, Callable, Iterable, Iterator, Union
+from typing import Any, Callable, Iterable, Union
 
 import attrs
 import cattrs
@@ -67,8 +67,8 @@ class EventCodec:
         self.stored_builders: dict[str, Callable[[dict[str, Any]], Event]] = {
             tag: b for tag, cls in by_tag.items() if (b := _trusted_builder(cls, tag)) is not None
         }
-        # One encoder per class, straight to bytes; see _trusted_encoder.
-        self._encoders: dict[type, Callable[[Event], bytes]] = {
+        #: Class -> its encoder (event to JSON bytes, or ``EventDecodeError``); see _trusted_encoder.
+        self.encoders: dict[type, Callable[[Event], bytes]] = {
             cls: _trusted_encoder(cls, tag, _converter_encoder(self.converter, cls, tag)) for tag, cls in by_tag.items()
         }
 
@@ -81,26 +81,21 @@ class EventCodec:
 
     def encode_many(self, events: Iterable[Event]) -> list[bytes]:
         """``encode`` of each event."""
-        return list(self.iter_encode(events))
+        return [self.encoder_of(event)(event) for event in events]
 
-    def iter_encode(self, events: Iterable[Event]) -> Iterator[bytes]:
-        """``encode`` of each event, one at a time.
+    def encoder_of(self, event: Event) -> Callable[[Event], bytes]:
+        """The encoder of ``event``'s class (``encoders[type(event)]``); ``UnknownEventType`` if it has none.
 
-        The store hashes and stores each payload as it comes: a payload let go
-        before the next is made reuses its memory, which is measurably faster
-        than holding a whole append's payloads at once.
+        The store looks in ``encoders`` itself and hashes each payload as it is
+        made: a payload let go before the next is made reuses its memory, which
+        is measurably faster than holding a whole append's payloads at once.
         """
-        encoders = self._encoders
-        for event in events:
-            cls = type(event)
-            encoder = encoders.get(cls)
-            if encoder is None:
-                tag = getattr(cls, "type", None) or f"<not an event: {cls.__qualname__}>"
-                raise UnknownEventType(tag, _plugin_hint(tag))
-            try:
-                yield encoder(event)
-            except (orjson.JSONEncodeError, TypeError) as exc:
-                raise EventDecodeError(f"cannot store {cls.type!r} as JSON: {exc}") from exc
+        cls = type(event)
+        encoder = self.encoders.get(cls)
+        if encoder is None:
+            tag = getattr(cls, "type", None) or f"<not an event: {cls.__qualname__}>"
+            raise UnknownEventType(tag, _plugin_hint(tag))
+        return encoder
 
     def decode(self, tag: str, payload: bytes | str, where: str = "") -> Event:
         hook = self._structure.get(tag)
@@ -140,9 +135,12 @@ def _converter_encoder(converter: cattrs.Converter, cls: type, tag: str) -> Call
     dumps = orjson.dumps
 
     def encode(event: Event) -> bytes:
-        data = hook(event)
-        data["type"] = tag
-        return dumps(data)
+        try:
+            data = hook(event)
+            data["type"] = tag
+            return dumps(data)
+        except (orjson.JSONEncodeError, TypeError) as exc:
+            raise EventDecodeError(f"cannot store {tag!r} as JSON: {exc}") from exc
 
     return encode
 

@@ -292,11 +292,16 @@ class EventStore:
             seq = last_seq
             sha256 = _sha256
             new = _tuple_new
-            for event, payload in zip(events, self.codec.iter_encode(events), strict=True):
+            encoders = self.codec.encoders
+            encoder_of = self.codec.encoder_of
+            run_sep = f"\x1f{run_id}\x1f"
+            ts_sep = f"\x1f{ts}\x1f"
+            for event in events:
+                payload = (encoders.get(type(event)) or encoder_of(event))(event)
                 seq += 1
                 tag = event.type
                 # chain_hash, inlined, over the payload's bytes as encoded
-                prev = sha256(f"{prev}\x1f{run_id}\x1f{seq}\x1f{ts}\x1f{tag}\x1f".encode() + payload).hexdigest()
+                prev = sha256(f"{prev}{run_sep}{seq}{ts_sep}{tag}\x1f".encode() + payload).hexdigest()
                 rows.append((run_id, seq, ts, tag, payload.decode(), prev))
                 out.append(new(Envelope, (run_id, seq, ts, event, prev)))
             conn.executemany(_INSERT, rows)

@@ -90,26 +90,38 @@ def bench_durable(db: Path, raw_db: Path, codec, n: int) -> tuple[float, float, 
     store = EventStore(db, codec, durable=True)
     session_store = EventStore(session_db, codec, durable=True)
     raw = _raw_conn(raw_db)
-    t_store = t_session = t_raw = 0.0
+    elapsed = {"store": 0.0, "session": 0.0, "raw": 0.0}
     count = 0
-    for run_id, events in _runs(1, n):
-        t = time.perf_counter()
+
+    def via_session(run_id: str, events: list) -> None:
         session = RunSession.create(session_store, run_id, events[0])
         for e in events[1:]:
             session.record(e)
-        t_session += time.perf_counter() - t
-        t = time.perf_counter()
+
+    def via_store(run_id: str, events: list) -> None:
         for seq, e in enumerate(events):
             store.append(run_id, (e,), expected_seq=seq)
-        t_store += time.perf_counter() - t
-        rows = _rows(store, [run_id])
-        t = time.perf_counter()
+
+    def via_raw(run_id: str, events: list) -> None:
         for row in rows:
             raw.execute("BEGIN IMMEDIATE")
             raw.execute(_INSERT, row)
             raw.execute("COMMIT")
-        t_raw += time.perf_counter() - t
+
+    steps = {"store": via_store, "session": via_session, "raw": via_raw}
+    # Raw inserts the rows the store wrote, so it comes after the store; the
+    # session takes each place in turn, so none always follows another's fsync.
+    orders = (("session", "store", "raw"), ("store", "session", "raw"), ("store", "raw", "session"))
+    for i, (run_id, events) in enumerate(_runs(1, n)):
+        rows: list = []
+        for name in orders[i % 3]:
+            if name == "raw":
+                rows = _rows(store, [run_id])
+            t = time.perf_counter()
+            steps[name](run_id, events)
+            elapsed[name] += time.perf_counter() - t
         count += len(events)
+    t_store, t_session, t_raw = elapsed["store"], elapsed["session"], elapsed["raw"]
     for closing in (store, session_store, raw):
         closing.close()
     _fresh(raw_db)
