@@ -300,8 +300,11 @@ class EventStore:
                 payload = (encoders.get(type(event)) or encoder_of(event))(event)
                 seq += 1
                 tag = event.type
-                # chain_hash, inlined, over the payload's bytes as encoded
-                prev = sha256(f"{prev}{run_sep}{seq}{ts_sep}{tag}\x1f".encode() + payload).hexdigest()
+                # chain_hash, inlined, over the payload's bytes as encoded (fed
+                # in two parts rather than copied into one)
+                digest = sha256(f"{prev}{run_sep}{seq}{ts_sep}{tag}\x1f".encode())
+                digest.update(payload)
+                prev = digest.hexdigest()
                 rows.append((run_id, seq, ts, tag, payload.decode(), prev))
                 out.append(new(Envelope, (run_id, seq, ts, event, prev)))
             conn.executemany(_INSERT, rows)
