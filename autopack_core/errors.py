@@ -84,6 +84,21 @@ class IllegalTransition(AutopackError):
     exit_code = EXIT_FAILED
 
 
+class BrokenLog(AutopackError):
+    """A stored run's events break the run's rules, so they cannot be folded.
+
+    Autopack never writes such a log (``machines.check`` guards every append
+    and every import); one was written or edited outside it. ``seq`` is the
+    first event that does not fit.
+    """
+
+    def __init__(self, run_id: str, seq: int, message: str) -> None:
+        super().__init__(f"run {run_id} seq {seq}: {message}")
+        self.run_id = run_id
+        self.seq = seq
+        self.message = message
+
+
 class PatchError(AutopackError):
     """A Builder reply could not be parsed, validated or applied."""
 

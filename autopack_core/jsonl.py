@@ -13,8 +13,9 @@ from typing import IO, Any
 
 import orjson
 
-from autopack_core.errors import AutopackError, ImportFormatError, RunExists
-from autopack_core.events import SCHEMA_VERSION
+from autopack_core.errors import AutopackError, BrokenLog, ImportFormatError, RunExists
+from autopack_core.events import SCHEMA_VERSION, Envelope, is_run_stream
+from autopack_core.projections import RunView, apply_checked
 from autopack_core.store import GENESIS_HASH, EventStore, RawRow, chain_hash
 
 FORMAT = "autopack-run"
@@ -80,7 +81,9 @@ def _field(data: dict[str, Any], key: str, typ: type, where: str) -> Any:
 def import_run(store: EventStore, src: IO[bytes], name: str) -> tuple[str, int]:
     """Read one exported run into ``store`` in a single transaction.
 
-    Every line is decoded with the loaded event types and its hash checked
+    Every line is decoded with the loaded event types, its hash checked and,
+    for a run, held to the run's rules as a live run's events are (a chain
+    anyone can recompute proves nothing about where the events came from)
     before anything is committed; any problem leaves the store unchanged.
     """
     lines = iter(src)
@@ -108,6 +111,8 @@ def import_run(store: EventStore, src: IO[bytes], name: str) -> tuple[str, int]:
     count = 0
     footer: dict[str, Any] | None = None
     batch: list[RawRow] = []
+    view: RunView | None = None
+    is_run = is_run_stream(run_id)
     conn.execute("BEGIN IMMEDIATE")
     try:
         for lineno, raw in enumerate(lines, start=2):
@@ -130,9 +135,14 @@ def import_run(store: EventStore, src: IO[bytes], name: str) -> tuple[str, int]:
                     f"{where}: payload type {payload_obj.get('type')!r} differs from line type {tag!r}"
                 )
             payload = orjson.dumps(payload_obj).decode()
-            codec.decode(tag, payload, where)
+            event = codec.decode(tag, payload, where)
             if chain_hash(prev, run_id, seq, ts, tag, payload) != stored_hash:
                 raise ImportFormatError(f"{where}: hash does not match the event (the export was edited)")
+            if is_run:
+                try:
+                    view = apply_checked(view, Envelope(run_id, seq, ts, event, stored_hash))
+                except BrokenLog as exc:
+                    raise ImportFormatError(f"{where}: {exc.message}; nothing imported") from None
             prev = stored_hash
             count += 1
             batch.append(RawRow(run_id, seq, ts, tag, payload, stored_hash))

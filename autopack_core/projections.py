@@ -14,6 +14,7 @@ from typing import Any, Callable, Iterable
 import attrs
 
 from autopack_core import events as ev
+from autopack_core.errors import BrokenLog, IllegalTransition
 from autopack_core.events import Envelope
 from autopack_core.machines import (
     PHASE_EVENT_TYPES,
@@ -23,6 +24,7 @@ from autopack_core.machines import (
     RUN_EVENT_TYPES,
     RUN_TABLE,
     RUN_TRIGGERS,
+    check,
     phase_trigger,
     run_trigger,
 )
@@ -342,17 +344,64 @@ def count(view: RunView, events: Iterable[ev.Event]) -> None:
 
 
 def fold_run(envelopes: Iterable[Envelope], run_id: str | None = None) -> RunView:
-    """Rebuild a run's view from its events (a pure function of the log)."""
+    """Rebuild a run's view from its events (a pure function of the log).
+
+    The events are trusted to follow the run's rules, as every log Autopack
+    writes does; one that does not fold (a phase that is not in the plan, a
+    move its machine has no row for) is ``BrokenLog`` naming it, never a
+    ``KeyError``. ``fold_checked`` checks every rule on the way.
+    """
     it = iter(envelopes)
-    first = next(it, None)
-    if first is None:
+    env = next(it, None)
+    if env is None:
         return RunView(run_id or "")
-    view = RunView(first.run_id)
+    view = RunView(env.run_id)
     apply = view.apply
-    apply(first)
-    for env in it:
+    try:
+        _expect_created(env)
         apply(env)
+        for env in it:
+            apply(env)
+    except (KeyError, AttributeError, TypeError, ValueError) as exc:
+        raise BrokenLog(
+            env.run_id, env.seq, f"{env.event.type} does not fit the events before it ({type(exc).__name__}: {exc})"
+        ) from exc
     return view
+
+
+def fold_checked(envelopes: Iterable[Envelope], run_id: str | None = None) -> RunView:
+    """``fold_run``, holding each event to the run's rules first (``machines.check``, as a live run does).
+
+    Raises ``BrokenLog`` at the first event a live run could not have recorded.
+    """
+    view: RunView | None = None
+    for env in envelopes:
+        view = apply_checked(view, env)
+    return view if view is not None else RunView(run_id or "")
+
+
+def apply_checked(view: RunView | None, env: Envelope) -> RunView:
+    """One step of ``fold_checked``: ``env`` held to the run's rules, then folded into ``view``.
+
+    ``view`` is None before the first event; the view is returned (a new one
+    for the first event). Raises ``BrokenLog`` if a live run could not have
+    recorded ``env`` here.
+    """
+    if view is None:
+        _expect_created(env)
+        view = RunView(env.run_id)
+    else:
+        try:
+            check(view, (env.event,))
+        except IllegalTransition as exc:
+            raise BrokenLog(env.run_id, env.seq, str(exc).removeprefix(f"run {env.run_id}: ")) from None
+    view.apply(env)
+    return view
+
+
+def _expect_created(env: Envelope) -> None:
+    if type(env.event) is not ev.RunCreated:
+        raise BrokenLog(env.run_id, env.seq, f"a run's log starts with run_created, not {env.event.type}")
 
 
 def phases_done(view: RunView) -> int:

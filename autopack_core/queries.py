@@ -11,7 +11,7 @@ from typing import Iterable, Iterator
 
 import attrs
 
-from autopack_core.errors import AutopackError
+from autopack_core.errors import AutopackError, BrokenLog
 from autopack_core.events import is_run_stream
 from autopack_core.projections import RunView, fold_run, phases_done
 from autopack_core.store import EventStore, RawRow
@@ -34,7 +34,12 @@ def summarize_runs(store: EventStore) -> list[RunSummary]:
     for run_id in store.run_ids():
         if not is_run_stream(run_id):
             continue
-        view = fold_run(store.iter_events(run_id))
+        try:
+            view = fold_run(store.iter_events(run_id))
+        except BrokenLog as exc:
+            # One bad log does not hide the others; `show` and `verify` name the event.
+            out.append(RunSummary(run_id, "broken", f"(seq {exc.seq}: {exc.message})", 0, 0, 0, ""))
+            continue
         out.append(
             RunSummary(run_id, view.status, view.goal, view.seq, phases_done(view), len(view.phases), view.created_ts)
         )

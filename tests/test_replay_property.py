@@ -15,7 +15,7 @@ from autopack_core import events as ev
 from autopack_core.errors import IllegalTransition
 from autopack_core.plan import PhaseSpec
 from autopack_core.plugins import load_plugins
-from autopack_core.projections import fold_run
+from autopack_core.projections import fold_checked, fold_run
 from autopack_core.session import RunSession
 from autopack_core.store import EventStore
 
@@ -172,6 +172,8 @@ class LogMatchesLiveState(RuleBasedStateMachine):
     def fold_equals_live(self):
         if hasattr(self, "session"):
             assert fold_run(self.store.iter_events(RUN)) == self.session.view
+            # Every log a live run writes keeps the run's rules, event by event.
+            assert fold_checked(self.store.iter_events(RUN)) == self.session.view
 
     def teardown(self):
         if hasattr(self, "store"):

@@ -119,7 +119,7 @@ def import_cmd(app: AppContext, file: Path, db: Path) -> None:
 @db_option
 @pass_app
 def verify(app: AppContext, run: str | None, db: Path) -> None:
-    """Check the hash chain of one run (or all) and report the first bad event."""
+    """Check the hash chain and the rules of one run (or all); report the first bad event."""
     from autopack_core.integrity import verify_store
 
     with app.open_store(db, readonly=True) as store:
