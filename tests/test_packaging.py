@@ -88,10 +88,32 @@ def test_every_subpackage_is_listed_in_pyproject():
         assert name in listed, f"{name} is not in [tool.setuptools] packages: a wheel would leave it out"
 
 
-def test_builtin_defaults_are_package_data():
+def test_every_data_file_is_package_data_of_a_listed_package():
+    # A wheel carries a non-Python file only if it matches a package-data glob
+    # of the package whose folder holds it, and that package is listed.
+    import fnmatch
+
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert "defaults/*.yaml" in data["tool"]["setuptools"]["package-data"]["autopack_core"]
-    assert {p.name for p in (ROOT / "autopack_core" / "defaults").glob("*.yaml")} == {"models.yaml", "cassette.yaml"}
+    tool = data["tool"]["setuptools"]
+    dirs = {"autopack_core": ROOT / "autopack_core", **{k: ROOT / v for k, v in tool["package-dir"].items()}}
+
+    def folder(package: str) -> Path:
+        top, *rest = package.split(".")
+        return dirs[top].joinpath(*rest)
+
+    by_folder = {folder(p): p for p in tool["packages"]}
+    files = [
+        f
+        for top in dirs.values()
+        for f in top.rglob("*")
+        if f.is_file() and f.suffix not in {".py", ".pyc"} and "__pycache__" not in f.parts
+    ]
+    assert {f.name for f in files} >= {"models.yaml", "cassette.yaml", "project.yaml", "builder.txt"}
+    for f in files:
+        package = by_folder.get(f.parent)
+        assert package is not None, f"{f.relative_to(ROOT)}: its folder is not a listed package"
+        globs = tool["package-data"].get(package, [])
+        assert any(fnmatch.fnmatch(f.name, g) for g in globs), f"{f.relative_to(ROOT)}: not in {package}'s package data"
 
 
 def test_every_provider_plugin_has_an_entry_point():
