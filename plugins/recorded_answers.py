@@ -169,9 +169,19 @@ class RecordedProvider:
         else:
             answers = _cassette_yaml(path)
         self.answers = list(answers)
+        # Answers before this index are all used: a replay consumes them in
+        # order, so each call starts where the last left off instead of
+        # rescanning from the top (which made a long replay quadratic).
+        self._first_unused = 0
 
     async def complete(self, request: ModelRequest) -> ModelReply:
-        for a in self.answers:
+        answers = self.answers
+        start = self._first_unused
+        while start < len(answers) and answers[start].used:
+            start += 1
+        self._first_unused = start
+        for i in range(start, len(answers)):
+            a = answers[i]
             if not a.used and a.matches(request):
                 a.used = not a.repeat
                 from autopack_core.providers import ModelReply

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from autopack_core.config_load import load_config_text
 from autopack_core.errors import ConfigError, NoRecordedAnswer
@@ -77,6 +79,46 @@ def test_yaml_cassette_matchers_and_order(tmp_path, provider_kinds):
     assert (out[0].input_tokens, out[0].output_tokens, out[0].cost_usd) == (10, 20, 30 / 1e6)
     assert isinstance(out[5], NoRecordedAnswer) and "role=builder" in str(out[5])
     assert events[-1].category == "no_recorded_answer"
+
+
+_ROLES = st.sampled_from([None, "builder", "auditor"])
+_ANSWERS = st.lists(
+    st.fixed_dictionaries({"role": _ROLES, "contains": st.sampled_from([None, "x", "y"]), "repeat": st.booleans()}),
+    max_size=12,
+)
+_REQUESTS = st.lists(
+    st.tuples(st.sampled_from(["builder", "auditor"]), st.sampled_from(["x", "y", "xy", "z"])), max_size=15
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answers=_ANSWERS, requests=_REQUESTS)
+def test_answers_are_taken_as_a_scan_from_the_top_would_take_them(tmp_path_factory, provider_kinds, answers, requests):
+    # The provider starts each search after the answers already used; the
+    # result must be what searching the whole list in order gives.
+    tmp_path = tmp_path_factory.mktemp("cassette")
+    items = []
+    for i, a in enumerate(answers):
+        item = {"text": f"answer {i}", "repeat": a["repeat"]}
+        if a["role"]:
+            item["role"] = a["role"]
+        if a["contains"]:
+            item["prompt_contains"] = a["contains"]
+        items.append(item)
+    (tmp_path / "c.yaml").write_text(json.dumps({"answers": items}))
+    out, _ = calls(cfg_for(tmp_path, "cassette", "c.yaml"), provider_kinds, [("cheap-a", r, p) for r, p in requests])
+    used = [False] * len(answers)
+    expected = []
+    for role, prompt in requests:
+        for i, a in enumerate(answers):
+            if not used[i] and a["role"] in (None, role) and (a["contains"] is None or a["contains"] in prompt):
+                used[i] = not a["repeat"]
+                expected.append(f"answer {i}")
+                break
+        else:
+            expected.append(None)
+    assert [getattr(o, "text", None) for o in out] == expected
+    assert all(isinstance(o, NoRecordedAnswer) for o, e in zip(out, expected, strict=True) if e is None)
 
 
 def test_jsonl_cassette(tmp_path, provider_kinds):
