@@ -78,6 +78,7 @@ def chain_hash(prev_hash: str, run_id: str, seq: int, ts: str, type_tag: str, pa
 
 
 _sha256 = hashlib.sha256
+_COMPANIONS = ("-wal", "-shm", "-journal")
 _INSERT = "INSERT INTO events (run_id, seq, ts, type, payload, hash) VALUES (?, ?, ?, ?, ?, ?)"
 
 
@@ -130,6 +131,9 @@ class EventStore:
             if readonly and self.path.stat().st_size == 0:
                 raise ForeignDatabaseError(f"{self.path}: an empty file, not an Autopack event store")
         self._discard = discard_if_refused and bool(self._made)
+        # A reader of a WAL store makes SQLite's -wal/-shm companions if none
+        # are there; it then removes them on close (see _tidy_companions).
+        self._tidy = readonly and not any(os.path.lexists(f"{self.path}{s}") for s in _COMPANIONS)
         conn = None
         try:
             if readonly:
@@ -148,6 +152,7 @@ class EventStore:
         except BaseException as exc:
             if conn is not None:
                 conn.close()
+                self._tidy_companions()
             self._remove_made()
             if isinstance(exc, sqlite3.DatabaseError):
                 raise ForeignDatabaseError(f"{self.path}: not a usable SQLite database ({exc})") from exc
@@ -200,6 +205,35 @@ class EventStore:
 
     def close(self) -> None:
         self.conn.close()
+        self._tidy_companions()
+
+    def _tidy_companions(self) -> None:
+        """Remove the -wal/-shm files this reader made, the way SQLite removes them.
+
+        A read-only connection cannot checkpoint, so SQLite leaves the
+        companions it made. When they were not there before and the WAL is
+        still empty (nobody wrote meanwhile), a read-write connection is
+        opened and closed without a statement that writes: if it is the last
+        connection, SQLite itself deletes both files (its locks decide, so a
+        writer that has the store open keeps them); the store file is not
+        touched. Anything unexpected leaves them, as any SQLite reader would.
+        """
+        if not self._tidy:
+            return
+        self._tidy = False
+        wal = f"{self.path}-wal"
+        try:
+            if not os.path.isfile(wal) or os.path.islink(wal) or os.path.getsize(wal) != 0:
+                return
+            uri = Path(os.path.abspath(self.path)).as_uri() + "?mode=rw"
+            conn = sqlite3.connect(uri, uri=True)
+            try:
+                conn.execute("PRAGMA busy_timeout=0")
+                conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+            finally:
+                conn.close()
+        except (OSError, sqlite3.Error):
+            pass
 
     def __enter__(self) -> "EventStore":
         return self

@@ -78,11 +78,44 @@ def test_read_only_commands_never_create_a_store(cli, tmp_path):
 
 def test_read_only_commands_do_not_change_autopacks_own_store(cli, recorded_db):
     db, run_id, _ = recorded_db
-    before = db.read_bytes()
+    before = _files(db.parent)
+    mtime = db.stat().st_mtime_ns
+    assert set(before) == {db.name}  # a WAL store, closed: no companions
     for command in (("runs",), ("show", run_id), ("events", run_id), ("export", run_id), ("verify", run_id)):
         res = cli(*command, "--db", str(db))
         assert res.returncode == 0, (command, res.stderr)
-    assert db.read_bytes() == before
+        # Nothing left beside it either: the -wal/-shm a reader makes are gone.
+        assert _files(db.parent) == before, command
+    assert db.stat().st_mtime_ns == mtime
+
+
+def test_a_reader_leaves_a_writers_companions_and_data_alone(tmp_path, plugin_set):
+    db = tmp_path / "e.db"
+    codec = plugin_set.codec
+    with EventStore(db, codec) as w:
+        w.append("r", [ev.PhaseStarted(phase_id="a")], expected_seq=0)
+    # A writer opens while a reader is open, and writes: the WAL is not
+    # empty when the reader closes, so the reader leaves it.
+    reader = EventStore.open(db, codec, readonly=True)
+    assert [e.seq for e in reader.iter_events("r")] == [1]
+    writer = EventStore(db, codec)
+    writer.append("r", [ev.PhaseStarted(phase_id="b")], expected_seq=1)
+    reader.close()
+    assert Path(f"{db}-wal").exists()
+    # A writer that is open but has not written yet (empty WAL): the reader's
+    # tidy-up is not the last connection, so SQLite deletes nothing.
+    writer.close()
+    writer = EventStore(db, codec)
+    assert [e.seq for e in writer.iter_events("r")] == [1, 2]
+    reader = EventStore.open(db, codec, readonly=True)
+    list(reader.iter_events("r"))
+    reader.close()
+    assert Path(f"{db}-wal").exists() and Path(f"{db}-shm").exists()
+    writer.append("r", [ev.PhaseStarted(phase_id="c")], expected_seq=2)
+    writer.close()
+    with EventStore.open(db, codec, readonly=True) as again:
+        assert [e.event.phase_id for e in again.iter_events("r")] == ["a", "b", "c"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.db"]
 
 
 # --- the API ----------------------------------------------------------------
