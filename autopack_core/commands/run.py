@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -43,13 +43,16 @@ def _run_async(coro: Any) -> tuple[int, str, Path]:
         sys.exit(130)
 
 
-def _hint(run_id: str, db: Path, code: int, workspace: Path | None = None) -> None:
+def _run_and_exit(coro: Any) -> NoReturn:
+    """Drive a run (start or resume) to its end, say where its log is, and exit with its code."""
+    code, run_id, db = _run_async(coro)
     click.echo(
         f"run {run_id}: exit {code}. Look at it with: autopack show {run_id} --db {db}   "
         f"autopack events {run_id} --db {db}"
         + (f"   (resume: autopack resume {run_id} --db {db})" if code not in (0, 1) else ""),
         err=True,
     )
+    sys.exit(code)
 
 
 @click.command()
@@ -77,7 +80,7 @@ def run(
     """
     from autopack_core.executor.runner import start_run
 
-    code, run_id, db_path = _run_async(
+    _run_and_exit(
         start_run(
             plugins=app.plugins,
             plan_path=plan,
@@ -87,8 +90,6 @@ def run(
             progress_factory=_progress_factory(as_json, plain),
         )
     )
-    _hint(run_id, db_path, code)
-    sys.exit(code)
 
 
 @click.command()
@@ -121,7 +122,7 @@ def resume(
     """
     from autopack_core.executor.runner import resume_run
 
-    code, run_id, db_path = _run_async(
+    _run_and_exit(
         resume_run(
             plugins=app.plugins,
             run=run_ref,
@@ -131,8 +132,6 @@ def resume(
             progress_factory=_progress_factory(as_json, plain),
         )
     )
-    _hint(run_id, db_path, code)
-    sys.exit(code)
 
 
 @click.command()

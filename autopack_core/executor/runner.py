@@ -263,9 +263,9 @@ async def start_run(
         session = RunSession.start_new(
             store, plan, plugins=plugins.versions(), workspace=str(workspace), config_digest=config_digest(config)
         )
-        progress = progress_factory(plugins.codec)
-        progress.tiers = {name: m.tier for name, m in config.models.items()}
-        progress.update(list(store.iter_events(session.run_id)), session.view)
+        progress = _progress(progress_factory, plugins, config)
+        prior = list(store.iter_events(session.run_id))
+        progress.update(prior, session.view)
         code = await _drive(
             session=session,
             store=store,
@@ -274,9 +274,16 @@ async def start_run(
             plugins=plugins,
             progress=progress,
             resumed=False,
-            prior=list(store.iter_events(session.run_id)),
+            prior=prior,
         )
         return code, session.run_id, db
+
+
+def _progress(progress_factory: Any, plugins: Any, config: Any) -> Any:
+    """The run's progress display, told each model's tier (for the per-call lines)."""
+    progress = progress_factory(plugins.codec)
+    progress.tiers = {name: m.tier for name, m in config.models.items()}
+    return progress
 
 
 async def resume_run(
@@ -306,8 +313,7 @@ async def resume_run(
             raise AutopackError(
                 f"run {run_id} was started with a different config than {where}; pass the same --config"
             )
-        progress = progress_factory(plugins.codec)
-        progress.tiers = {name: m.tier for name, m in config.models.items()}
+        progress = _progress(progress_factory, plugins, config)
         if view.status in ("completed", "failed", "rolled_back"):
             cursor = Cursor()
             for env in store.iter_events(run_id):
