@@ -170,8 +170,9 @@ class GovernancePolicy:
     - ``fuzz``: how many context lines a hunk may lose at each end when it
       does not match exactly (0 = as ``git apply`` by default).
     - ``max_patch_bytes``: the largest patch (reply) read at all.
-    - ``max_binary_bytes``: what one binary patch's data may inflate to;
-      inflation stops at this size, so a zlib bomb never allocates more.
+    - ``max_binary_bytes``: what one binary patch's data may inflate to, and
+      what a binary delta may build; inflation stops at this size, so a zlib
+      bomb never allocates more.
     - ``max_total_bytes``: the total size of the files one patch writes
       (copies and renames count in full).
     """

@@ -136,6 +136,38 @@ def test_delta_results_are_capped() -> None:
     assert apply_delta(src, _varint(len(src)) + _varint(3) + b"\x03abc") == b"abc"
 
 
+def _git_delta_patch(tmp_path: Path, old: bytes, new: bytes) -> tuple[Path, str]:
+    """A workspace holding ``old`` as big.bin, and git's own binary diff to ``new``."""
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    git = ["git", "-C", str(ws), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (ws / "big.bin").write_bytes(old)
+    subprocess.run([*git, "add", "big.bin"], check=True)
+    subprocess.run([*git, "commit", "-qm", "old"], check=True)
+    (ws / "big.bin").write_bytes(new)
+    patch = subprocess.run([*git, "diff", "--binary"], check=True, capture_output=True, text=True).stdout
+    subprocess.run([*git, "checkout", "-q", "big.bin"], check=True)
+    return ws, patch
+
+
+def test_a_delta_result_over_the_policys_cap_is_a_refusal(tmp_path: Path) -> None:
+    # The delta's data is a few hundred bytes (under any cap); what it builds
+    # is 512 KiB. The policy's max_binary_bytes caps the result, not only the
+    # module's default.
+    old = os.urandom(512 * 1024)
+    new = old[:1000] + b"changed" + old[1007:]
+    ws, patch = _git_delta_patch(tmp_path, old, new)
+    assert "\ndelta " in patch and len(patch) < 4096
+    before = snapshot(ws)
+    r = governed_apply(patch, ws, GovernancePolicy(allow_binary_patches=True, max_binary_bytes=256 * 1024))
+    assert [(x.path, x.rule) for x in r.refusals] == [("big.bin", "binary-too-large")]
+    assert "524288 bytes is over the limit of 262144 (max_binary_bytes)" in r.refusals[0].message
+    assert snapshot(ws) == before
+    r = governed_apply(patch, ws, GovernancePolicy(allow_binary_patches=True, max_binary_bytes=MiB))
+    assert r.ok and (ws / "big.bin").read_bytes() == new
+
+
 # --- total bytes written and the patch's own size ----------------------------------
 
 

@@ -188,7 +188,7 @@ def _apply_edit(ws: _Workspace, e: FileEdit, policy: gov.GovernancePolicy) -> No
         if e.old_mode is not None and not _same_type(e.old_mode, base.mode):
             raise PatchApplyError(f"{e.old_path}: wrong type (the patch expects mode {e.old_mode:o})", path=name)
     if e.binary:
-        content = _apply_binary(e, base.content or b"")
+        content = _apply_binary(e, base.content or b"", policy.max_binary_bytes)
     elif e.blocks:
         content = apply_blocks(base.content, e.blocks, path=name)
     elif e.hunks:
@@ -218,7 +218,7 @@ def _apply_edit(ws: _Workspace, e: FileEdit, policy: gov.GovernancePolicy) -> No
     ws.set(name, _Entry(content, mode))
 
 
-def _apply_binary(e: FileEdit, old: bytes) -> bytes:
+def _apply_binary(e: FileEdit, old: bytes, max_size: int) -> bytes:
     # Like git: without full object ids there is no way to know the binary
     # data was made for this file, so refuse to guess.
     name = e.path
@@ -234,7 +234,9 @@ def _apply_binary(e: FileEdit, old: bytes) -> bytes:
     if kind == "corrupt":
         raise PatchApplyError(f"{name}: corrupt binary patch ({data.decode()})", path=name)
     try:
-        new = binary.apply_delta(old, data) if kind == "delta" else data
+        new = binary.apply_delta(old, data, max_size) if kind == "delta" else data
+    except binary.TooLarge:
+        raise  # a refusal (binary-too-large), not a failure to apply
     except ValueError as exc:
         raise PatchApplyError(f"{name}: binary patch does not apply ({exc})", path=name) from None
     if e.new_path is not None and binary.blob_id(new) != e.new_oid:
@@ -646,6 +648,8 @@ def governed_apply(
                 sizes[e.path] = len(written or b"")
                 if total > policy.max_total_bytes:
                     return refused(gov.check_total(total, policy, path=e.path))
+            except binary.TooLarge as exc:
+                return refused([Refusal(path=e.path, rule=gov.BINARY_TOO_LARGE, message=str(exc))])
             except IsADirectoryError as exc:
                 raise PatchApplyError(f"{e.path}: is a directory", path=e.path) from exc
             except LinkInPath as exc:

@@ -75,7 +75,7 @@ def apply_delta(src: bytes, delta: bytes, max_size: int = DEFAULT_MAX_INFLATE) -
         if src_size != len(src):
             raise ValueError("delta was made for a different preimage")
         if dst_size > max_size:
-            raise TooLarge(f"delta result of {dst_size} bytes is over the limit of {max_size}")
+            raise TooLarge(f"delta result of {dst_size} bytes is over the limit of {max_size} (max_binary_bytes)")
         out = bytearray()
         while i < len(delta):
             cmd = delta[i]
